@@ -1,0 +1,2 @@
+// @eecot/cli: The `eecot` command.
+export {};

@@ -1,0 +1,2 @@
+// @eecot/early-exit: Stochastic early-exit heads, LoRA adapters and the augmented-vocabulary policy.
+export {};

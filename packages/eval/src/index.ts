@@ -1,0 +1,2 @@
+// @eecot/eval: Metrics, coherence judge, reports.
+export {};

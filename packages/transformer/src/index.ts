@@ -1,0 +1,2 @@
+// @eecot/transformer: Qwen2/Qwen3 decoder: config, loading, forward, KV cache, generation, tokenizer.
+export {};
