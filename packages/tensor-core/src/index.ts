@@ -1,2 +1,2 @@
-// @eecot/tensor-core: Tensors, backends (wasm/cpu/tensorflow/webgpu), safetensors, seeded RNG.
-export {};
+// @eecot/tensor-core: tensors, backends, safetensors, seeded RNG.
+export { tf } from "./tf.js";
