@@ -1,2 +1,29 @@
 // @eecot/tensor-core: tensors, backends, safetensors, seeded RNG.
 export { tf } from "./tf.js";
+export {
+  initBackend,
+  currentBackend,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendInfo,
+  type InitBackendOptions,
+} from "./backend.js";
+export {
+  openSafetensors,
+  loadCheckpointTensors,
+  writeSafetensors,
+  tensorsToRecords,
+  SafetensorsFile,
+  SAFETENSORS_DTYPE_BYTES,
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type SafetensorsTensor,
+  type LoadedTensor,
+  type TensorData,
+} from "./safetensors.js";
+export {
+  float16BitsToFloat32,
+  bfloat16BitsToFloat32,
+  float32ToFloat16Bits,
+  float32ToBfloat16Bits,
+} from "./half-precision.js";

@@ -1,0 +1,243 @@
+// Choosing and starting the TensorFlow.js backend: explicit option > env EECOT_BACKEND > auto.
+// auto = tensorflow (libtensorflow via @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node) when
+// one is installed, else wasm (XNNPACK, SIMD), else cpu (pure JS). See ENGINE-NOTES.md.
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { tf } from "./tf.js";
+
+/** Backends `initBackend` can start; "auto" picks one as described above. */
+export type BackendChoice = "auto" | "wasm" | "cpu" | "tensorflow" | "webgpu";
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "wasm", "cpu", "tensorflow", "webgpu"];
+
+/** The backend that is running. */
+export interface BackendInfo {
+  /** tfjs backend name. */
+  readonly name: Exclude<BackendChoice, "auto">;
+  /** Compute threads the backend uses (wasm in Node: 1; tensorflow: the intra-op pool). */
+  readonly threads: number;
+  /** GPU adapter (webgpu) or package that supplied the backend (tensorflow), when known. */
+  readonly adapter?: string;
+}
+
+export interface InitBackendOptions {
+  /** Which backend; default: env EECOT_BACKEND, else "auto". */
+  backend?: BackendChoice;
+  /** Suppress the one start-up line. Default false. */
+  quiet?: boolean;
+  /** Where the start-up line goes. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
+const TENSORFLOW_INSTALL = "run `pnpm add @tensorflow/tfjs-node` (needs network to download libtensorflow; approve its install script with `pnpm approve-builds`)";
+const WEBGPU_INSTALL = "run `pnpm add @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu` (needs a Vulkan driver, e.g. Mesa >= 24 lavapipe for software rendering)";
+
+/** Started backends by name, so a repeated call returns the same info object. */
+const started = new Map<BackendInfo["name"], Promise<BackendInfo>>();
+let autoStart: Promise<BackendInfo> | undefined;
+let current: BackendInfo | undefined;
+
+/** The backend `initBackend` last started, or undefined before the first call. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+/**
+ * Starts a backend and returns what runs. Idempotent: calling again without an explicit choice,
+ * or with the running backend's name, returns the same info; an explicit different name switches
+ * backends (tests use this to run one spec on wasm and cpu). Errors say how to install what is
+ * missing.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+  const { choice, source } = resolveChoice(options.backend);
+  if (current && (choice === "auto" || choice === current.name)) return current;
+  let pending: Promise<BackendInfo>;
+  if (choice === "auto") {
+    pending = autoStart ??= startAuto(log);
+  } else {
+    pending = started.get(choice) ?? startNamed(choice, source, log);
+    started.set(choice, pending);
+  }
+  try {
+    const info = await pending;
+    if (!started.has(info.name)) started.set(info.name, pending);
+    if (tf.getBackend() !== info.name) await activate(info.name); // switching back
+    current = info;
+    return info;
+  } catch (error) {
+    if (choice === "auto") autoStart = undefined; // a failed start may be retried after installing
+    else started.delete(choice);
+    throw error;
+  }
+}
+
+function resolveChoice(option: BackendChoice | undefined): { choice: BackendChoice; source: string } {
+  if (option !== undefined) {
+    if (!BACKEND_CHOICES.includes(option)) throw new Error(`unknown backend "${String(option)}": expected one of ${BACKEND_CHOICES.join(", ")}`);
+    return { choice: option, source: `backend: "${option}"` };
+  }
+  const fromEnv = process.env.EECOT_BACKEND?.trim();
+  if (fromEnv) {
+    if (!BACKEND_CHOICES.includes(fromEnv as BackendChoice)) {
+      throw new Error(`EECOT_BACKEND=${fromEnv} is not a backend: expected one of ${BACKEND_CHOICES.join(", ")}`);
+    }
+    return { choice: fromEnv as BackendChoice, source: `EECOT_BACKEND=${fromEnv}` };
+  }
+  return { choice: "auto", source: "auto" };
+}
+
+async function startAuto(log: (line: string) => void): Promise<BackendInfo> {
+  const tensorflow = await importTensorflow();
+  if (tensorflow.kind === "loaded") return finish(await startTensorflow(tensorflow.packageName, "auto"), log);
+  if (tensorflow.kind === "failed") log(`eecot: ${tensorflow.packageName} is installed but failed to load (${tensorflow.message}); trying wasm`);
+  try {
+    return finish(await startWasm(), log);
+  } catch (error) {
+    log(`eecot: wasm backend failed (${(error as Error).message}); using cpu`);
+    return finish(await startCpu(), log);
+  }
+}
+
+async function startNamed(name: Exclude<BackendChoice, "auto">, source: string, log: (line: string) => void): Promise<BackendInfo> {
+  switch (name) {
+    case "wasm":
+      return finish(await startWasm(), log);
+    case "cpu":
+      return finish(await startCpu(), log);
+    case "tensorflow": {
+      const tensorflow = await importTensorflow();
+      if (tensorflow.kind === "missing") {
+        throw new Error(`${source} but neither ${TENSORFLOW_PACKAGES.join(" nor ")} is installed: ${TENSORFLOW_INSTALL}`);
+      }
+      if (tensorflow.kind === "failed") {
+        throw new Error(`${source} but ${tensorflow.packageName} failed to load: ${tensorflow.message} (libtensorflow missing or incompatible? reinstall with network access, or use EECOT_BACKEND=wasm)`);
+      }
+      return finish(await startTensorflow(tensorflow.packageName, source), log);
+    }
+    case "webgpu":
+      return finish(await startWebgpu(source), log);
+  }
+}
+
+function finish(info: BackendInfo, log: (line: string) => void): BackendInfo {
+  log(`eecot: backend ${describe(info)}`);
+  return info;
+}
+
+function describe(info: BackendInfo): string {
+  const threads = `${info.threads} thread${info.threads === 1 ? "" : "s"}`;
+  switch (info.name) {
+    case "wasm":
+      return `wasm (${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD"}, ${threads})`;
+    case "cpu":
+      return `cpu (pure JS, ${threads}; slow, prefer wasm)`;
+    case "tensorflow":
+      return `tensorflow (${info.adapter ?? "libtensorflow"}, ${threads})`;
+    case "webgpu":
+      return `webgpu (${info.adapter ?? "unknown adapter"})`;
+  }
+}
+
+async function activate(name: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (error) {
+    throw new Error(`backend ${name} failed to start: ${(error as Error).message}`);
+  }
+  if (!ok || tf.getBackend() !== name) throw new Error(`backend ${name} failed to start (tf.setBackend returned false)`);
+}
+
+async function startWasm(): Promise<BackendInfo> {
+  // In Node, tfjs-backend-wasm finds its .wasm files next to its own dist/ (no setWasmPaths).
+  await activate("wasm");
+  return { name: "wasm", threads: getThreadsCount() };
+}
+
+async function startCpu(): Promise<BackendInfo> {
+  await activate("cpu");
+  return { name: "cpu", threads: 1 };
+}
+
+async function startTensorflow(packageName: string, source: string): Promise<BackendInfo> {
+  if (!tf.findBackendFactory("tensorflow")) {
+    throw new Error(`${source}: ${packageName} loaded but registered its backend on another copy of @tensorflow/tfjs-core; install versions matching @tensorflow/tfjs-core ${tf.version_core}`);
+  }
+  await activate("tensorflow");
+  return { name: "tensorflow", threads: availableParallelism(), adapter: packageName };
+}
+
+async function startWebgpu(source: string): Promise<BackendInfo> {
+  const webgpu = await importOptional("webgpu");
+  const backendModule = webgpu.kind === "loaded" ? await importOptional("@tensorflow/tfjs-backend-webgpu") : webgpu;
+  if (webgpu.kind === "missing" || backendModule.kind === "missing") {
+    throw new Error(`${source}: the webgpu backend is not yet available here: @tensorflow/tfjs-backend-webgpu and webgpu are not installed: ${WEBGPU_INSTALL}`);
+  }
+  if (webgpu.kind === "failed" || backendModule.kind === "failed") {
+    const failed = webgpu.kind === "failed" ? webgpu : backendModule;
+    throw new Error(`${source}: the webgpu backend is not available: ${failed.packageName} failed to load: ${failed.kind === "failed" ? failed.message : ""}`);
+  }
+  // Dawn's Node binding: expose navigator.gpu and the WebGPU globals (GPUBufferUsage, ...).
+  const { create, globals } = webgpu.module as { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  Object.assign(globalThis, globals);
+  if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
+    Object.defineProperty(globalThis, "navigator", { value: { gpu: create([]) }, configurable: true, writable: true });
+  }
+  if (!tf.findBackendFactory("webgpu")) {
+    throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu registered its backend on another copy of @tensorflow/tfjs-core; install version ${tf.version_core}`);
+  }
+  await activate("webgpu");
+  const adapterInfo = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
+  const adapter = [adapterInfo?.vendor, adapterInfo?.architecture].filter(Boolean).join(" ") || undefined;
+  return { name: "webgpu", threads: 1, ...(adapter ? { adapter } : {}) };
+}
+
+type OptionalImport =
+  | { kind: "loaded"; packageName: string; module: unknown }
+  | { kind: "missing"; packageName: string }
+  | { kind: "failed"; packageName: string; message: string };
+
+async function importTensorflow(): Promise<OptionalImport> {
+  let firstFailure: OptionalImport | undefined;
+  for (const packageName of TENSORFLOW_PACKAGES) {
+    const result = await importOptional(packageName);
+    if (result.kind === "loaded") return result;
+    if (result.kind === "failed") firstFailure ??= result;
+  }
+  return firstFailure ?? { kind: "missing", packageName: TENSORFLOW_PACKAGES.join(" / ") };
+}
+
+/**
+ * Imports an optional package, resolving it from this package first and then from the current
+ * working directory (an application may install it without tensor-core seeing it under pnpm).
+ */
+async function importOptional(packageName: string): Promise<OptionalImport> {
+  const specifier: string = packageName; // a variable keeps bundlers and tsc from resolving it
+  try {
+    return { kind: "loaded", packageName, module: await import(specifier) };
+  } catch (error) {
+    if (!isNotFound(error, packageName)) return { kind: "failed", packageName, message: (error as Error).message };
+  }
+  let resolved: string;
+  try {
+    resolved = createRequire(join(process.cwd(), "noop.js")).resolve(packageName);
+  } catch {
+    return { kind: "missing", packageName };
+  }
+  try {
+    return { kind: "loaded", packageName, module: await import(pathToFileURL(resolved).href) };
+  } catch (error) {
+    return { kind: "failed", packageName, message: (error as Error).message };
+  }
+}
+
+function isNotFound(error: unknown, packageName: string): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  const notFound = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /Cannot find (module|package)|Failed to (load|resolve)/i.test(message ?? "");
+  return notFound && (message ?? "").includes(packageName);
+}
