@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,6 +99,7 @@ describe("Qwen3 tokenizer: vocabulary facts", () => {
     expect(qwen.vocabSize).toBe(151669);
     expect(qwen.eosTokenIds).toEqual([IM_END]); // tokenizer_config eos_token; no generation_config here
     expect(qwen.padTokenId).toBe(ENDOFTEXT);
+    expect(qwen.hasChatTemplate).toBe(true);
     expect(qwen.tokenId("<|im_end|>")).toBe(IM_END);
     expect(qwen.tokenId("<think>")).toBe(THINK);
     expect(qwen.tokenId("Hello")).toBe(9707);
@@ -108,21 +109,61 @@ describe("Qwen3 tokenizer: vocabulary facts", () => {
     expect(qwen.specialTokens.has("<think>")).toBe(false);
   });
 
-  it("reads eos ids from generation_config.json as a list or a single int, then adds eos_token", async () => {
-    const files = {
-      tokenizerJson: JSON.parse(await readFile(join(QWEN3_DIR, "tokenizer.json"), "utf8")) as TokenizerJson,
-      tokenizerConfig: JSON.parse(await readFile(join(QWEN3_DIR, "tokenizer_config.json"), "utf8")) as TokenizerConfigJson,
-    };
-    const listed = new Tokenizer({ ...files, generationConfig: { eos_token_id: [IM_END, ENDOFTEXT] } });
-    expect(listed.eosTokenIds).toEqual([IM_END, ENDOFTEXT]);
-    const single = new Tokenizer({ ...files, generationConfig: { eos_token_id: ENDOFTEXT } });
-    expect(single.eosTokenIds).toEqual([ENDOFTEXT, IM_END]);
-    expect(() => new Tokenizer({ ...files, generationConfig: { eos_token_id: 10 ** 9 }, source: "qwen" })).toThrow(
-      /qwen: generation_config.json eos_token_id 1000000000/,
+});
+
+// A hand-written tokenizer: two special tokens and the BPE merge h+i.
+function handWrittenFiles(): { tokenizerJson: TokenizerJson; tokenizerConfig: TokenizerConfigJson } {
+  const added = (id: number, content: string) => ({
+    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  });
+  return {
+    tokenizerJson: {
+      added_tokens: [added(0, "<|endoftext|>"), added(1, "<|im_end|>")],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: { type: "Fuse" },
+      model: { type: "BPE", vocab: { "<|endoftext|>": 0, "<|im_end|>": 1, h: 2, i: 3, hi: 4 }, merges: [["h", "i"]] },
+    },
+    tokenizerConfig: { eos_token: "<|im_end|>", pad_token: "<|endoftext|>", clean_up_tokenization_spaces: false },
+  };
+}
+
+describe("Tokenizer from parsed files", () => {
+  it("works for a non-byte-level BPE", () => {
+    const tokenizer = new Tokenizer(handWrittenFiles());
+    expect(tokenizer.encode("hih<|im_end|>")).toEqual([4, 2, 1]);
+    expect(tokenizer.decodeTokens([4, 2, 1])).toEqual(["hi", "h", "<|im_end|>"]);
+    expect(tokenizer.decode([4, 2, 1], { skipSpecialTokens: true })).toBe("hih");
+    expect(tokenizer.vocabSize).toBe(5);
+    expect(tokenizer.hasChatTemplate).toBe(false);
+  });
+
+  it("reads eos ids from generation_config (list or int) before eos_token, and pad from either file", () => {
+    const files = handWrittenFiles();
+    expect(new Tokenizer(files).eosTokenIds).toEqual([1]);
+    expect(new Tokenizer({ ...files, generationConfig: { eos_token_id: [1, 0] } }).eosTokenIds).toEqual([1, 0]);
+    expect(new Tokenizer({ ...files, generationConfig: { eos_token_id: 0 } }).eosTokenIds).toEqual([0, 1]);
+    expect(() => new Tokenizer({ ...files, generationConfig: { eos_token_id: 5 }, source: "tiny" })).toThrow(
+      /tiny: generation_config.json eos_token_id 5 is not a token id/,
     );
+    expect(new Tokenizer(files).padTokenId).toBe(0);
     // transformers may store special tokens as AddedToken dicts.
     const dictConfig = { ...files.tokenizerConfig, pad_token: { content: "<|im_end|>" } };
-    expect(new Tokenizer({ ...files, tokenizerConfig: dictConfig }).padTokenId).toBe(IM_END);
+    expect(new Tokenizer({ ...files, tokenizerConfig: dictConfig }).padTokenId).toBe(1);
+    const { pad_token: _, ...noPad } = files.tokenizerConfig;
+    expect(new Tokenizer({ ...files, tokenizerConfig: noPad }).padTokenId).toBeUndefined();
+    expect(new Tokenizer({ ...files, tokenizerConfig: noPad, generationConfig: { pad_token_id: 1 } }).padTokenId).toBe(1);
+  });
+
+  it("rejects files that are not tokenizers, naming the source", () => {
+    const files = handWrittenFiles();
+    expect(() => new Tokenizer({ ...files, tokenizerJson: {} as TokenizerJson, source: "dir" })).toThrow(
+      /dir: tokenizer.json must be an object with "model" and "added_tokens"/,
+    );
+    expect(() => new Tokenizer({ ...files, tokenizerConfig: { eos_token: "</s>" }, source: "dir" })).toThrow(
+      /dir: token "<\/s>" is not in the vocabulary/,
+    );
   });
 });
 
@@ -171,18 +212,23 @@ describe("loadTokenizer", () => {
       new RegExp(`${escape(join(missing, "tokenizer.json"))} not found: .*nothing is downloaded at run time`),
     );
     const halfDir = join(scratch, "half");
-    await mkdirLinked(halfDir, ["tokenizer.json"]);
+    await mkdir(halfDir);
+    await writeFile(join(halfDir, "tokenizer.json"), JSON.stringify(handWrittenFiles().tokenizerJson));
     await expect(loadTokenizer(halfDir)).rejects.toThrow(`${join(halfDir, "tokenizer_config.json")} not found`);
   });
 
   it("names a file with invalid JSON", async () => {
     const dir = join(scratch, "broken");
-    await mkdirLinked(dir, ["tokenizer.json"]);
+    await mkdir(dir);
+    await writeFile(join(dir, "tokenizer.json"), JSON.stringify(handWrittenFiles().tokenizerJson));
     await writeFile(join(dir, "tokenizer_config.json"), "{ not json");
     await expect(loadTokenizer(dir)).rejects.toThrow(`${join(dir, "tokenizer_config.json")}: invalid JSON`);
+    await writeFile(join(dir, "tokenizer_config.json"), "[]");
+    await expect(loadTokenizer(dir)).rejects.toThrow(`${join(dir, "tokenizer_config.json")}: expected a JSON object`);
   });
 
   it("uses generation_config.json and prefers chat_template.jinja when present", async () => {
+    // The real Qwen3 folder has generation_config.json with eos_token_id [151645, 151643].
     const dir = join(scratch, "with-extras");
     await mkdirLinked(dir, ["tokenizer.json", "tokenizer_config.json"]);
     await writeFile(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [IM_END, ENDOFTEXT] }));

@@ -178,7 +178,9 @@ export class Tokenizer {
       const added = this.addedTokens.get(id);
       if (added !== undefined) return added;
       const piece = this.tokenizer.id_to_token(id) ?? "";
-      if (!this.byteLevel) return this.tokenizer.decode([id], { skip_special_tokens: false });
+      if (!this.byteLevel) {
+        return this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+      }
       const bytes: number[] = [];
       for (const symbol of piece) {
         const byte = BYTE_LEVEL_DECODER.get(symbol);
@@ -194,6 +196,11 @@ export class Tokenizer {
     const id = this.tokenizer.token_to_id(token);
     if (id === undefined) throw new Error(`${this.source}: token ${JSON.stringify(token)} is not in the vocabulary`);
     return id;
+  }
+
+  /** Whether the folder has a chat template (applyChatTemplate throws without one). */
+  get hasChatTemplate(): boolean {
+    return this.chatTemplate !== undefined;
   }
 
   /**
@@ -321,7 +328,7 @@ function readableUtf8(bytes: readonly number[]): string {
   let start = 0;
   while (start < bytes.length) {
     const lead = bytes[start] ?? 0;
-    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf5 ? 4 : 0;
+    const length = utf8SequenceLength(lead);
     if (length > 0 && start + length <= bytes.length) {
       try {
         text += utf8.decode(new Uint8Array(bytes.slice(start, start + length)));
@@ -335,6 +342,15 @@ function readableUtf8(bytes: readonly number[]): string {
     start += 1;
   }
   return text;
+}
+
+/** Bytes in the UTF-8 sequence that `lead` starts; 0 for a byte that cannot start one. */
+function utf8SequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead < 0xe0) return 2;
+  if (lead >= 0xe0 && lead < 0xf0) return 3;
+  if (lead >= 0xf0 && lead < 0xf5) return 4;
+  return 0;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
