@@ -34,8 +34,8 @@ export class AdamOptimizer {
     readonly variables: readonly tf.Variable[],
     readonly settings: AdamSettings,
   ) {
-    this.firstMoments = variables.map((v) => tf.variable(tf.zerosLike(v), false));
-    this.secondMoments = variables.map((v) => tf.variable(tf.zerosLike(v), false));
+    this.firstMoments = variables.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+    this.secondMoments = variables.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
   }
 
   /** One Adam update with `gradients[i]` for `variables[i]` (gradients are not disposed). */

@@ -17,13 +17,13 @@ export {
 } from "./rewards.js";
 export { computeAdvantages, groupAdvantages } from "./advantages.js";
 export { rlooLoss } from "./loss.js";
+export { RlooNonFiniteError } from "./errors.js";
 export { AdamOptimizer, DEFAULT_ADAM_SETTINGS, type AdamSettings } from "./adam.js";
 export {
   createRlooOptimizers,
   rlooGradients,
   rlooStep,
   sampleAndScore,
-  RlooNonFiniteError,
   type RlooExample,
   type RlooOptimizers,
   type RlooStepContext,

@@ -5,6 +5,8 @@
 // x_t is the exit layer of generated token t (1..L), a_t = (x_t, y_t) the augmented action. The KL
 // term uses the sampling-time log-probs (no gradient) and is folded into the reward, as in RLOO.
 
+import { RlooNonFiniteError } from "./errors.js";
+
 /** What a task reward function reports besides the scalar reward. */
 export interface TaskRewardParts {
   /** The answer is right (GSM8K: correct number; ToM: exact normalised match). */
@@ -60,7 +62,7 @@ export interface RolloutReward {
 export function computeRolloutReward(input: RolloutRewardInput): RolloutReward {
   const { taskReward, exitLayers, logProbs, referenceLogProbs, numLayers: L } = input;
   const T = exitLayers.length;
-  if (!Number.isFinite(taskReward)) throw new Error(`rloo rewards: task reward is ${taskReward}, expected a finite number`);
+  if (!Number.isFinite(taskReward)) throw new RlooNonFiniteError(`rloo rewards: task reward is ${taskReward}, expected a finite number`);
   if (logProbs.length !== T || referenceLogProbs.length !== T) {
     throw new Error(
       `rloo rewards: ${T} exit layers but ${logProbs.length} log-probs and ${referenceLogProbs.length} reference log-probs`,
@@ -73,7 +75,7 @@ export function computeRolloutReward(input: RolloutRewardInput): RolloutReward {
     if (!Number.isInteger(x) || x < 1 || x > L) throw new Error(`rloo rewards: exit layer ${x} at token ${t} is outside 1..${L}`);
     const difference = logProbs[t]! - referenceLogProbs[t]!;
     if (!Number.isFinite(difference)) {
-      throw new Error(`rloo rewards: log π − log π_ref at token ${t} is ${difference} (log π ${logProbs[t]}, log π_ref ${referenceLogProbs[t]})`);
+      throw new RlooNonFiniteError(`rloo rewards: log π − log π_ref at token ${t} is ${difference} (log π ${logProbs[t]}, log π_ref ${referenceLogProbs[t]})`);
     }
     computeSum += x / L;
     klSum += difference;

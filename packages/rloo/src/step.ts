@@ -10,6 +10,7 @@ import type { AugmentedVocabularyPolicy, PolicyRollout } from "@eecot/policy";
 import type { RlooConfig } from "./config.js";
 import { AdamOptimizer, DEFAULT_ADAM_SETTINGS } from "./adam.js";
 import { computeAdvantages } from "./advantages.js";
+import { RlooNonFiniteError } from "./errors.js";
 import { rlooLoss } from "./loss.js";
 import { computeRolloutReward, type RolloutReward, type TaskReward, type TaskRewardFunction } from "./rewards.js";
 
@@ -78,11 +79,6 @@ export interface RlooStepMetrics {
   readonly loss: number;
   /** Rollouts in the step (promptsPerStep × samplesPerPrompt). */
   readonly rolloutCount: number;
-}
-
-/** Raised when the loss or gradient norm is NaN/±Infinity; no update has been applied. */
-export class RlooNonFiniteError extends Error {
-  override name = "RlooNonFiniteError";
 }
 
 export function createRlooOptimizers(policy: AugmentedVocabularyPolicy, config: RlooConfig): RlooOptimizers {

@@ -80,9 +80,9 @@ export class ToyPolicy implements AugmentedVocabularyPolicy {
     }
     this.numLayers = L;
     this.exitLayers = [...exitLayers];
-    this.headLogits = tf.variable(tf.fill([P, exitLayers.length], config.initialExitLogit) as tf.Tensor2D);
-    this.tokenLogits = tf.variable(
-      tf.tidy(() => tf.mul(tf.oneHot(tf.fill([P, S], 1, "int32"), V, 1, 0, "float32"), config.initialTokenBias)) as tf.Tensor3D,
+    this.headLogits = tf.tidy(() => tf.variable(tf.fill([P, exitLayers.length], config.initialExitLogit) as tf.Tensor2D));
+    this.tokenLogits = tf.tidy(() =>
+      tf.variable(tf.mul(tf.oneHot(tf.fill([P, S], 1, "int32"), V, 1, 0, "float32"), config.initialTokenBias) as tf.Tensor3D),
     );
     this.referenceHeadLogits = tf.clone(this.headLogits);
     this.referenceTokenLogits = tf.clone(this.tokenLogits);
@@ -105,9 +105,11 @@ export class ToyPolicy implements AugmentedVocabularyPolicy {
     return tf.tidy(() => {
       const [P, S, V] = tokenLogits.shape;
       const J = this.exitLayers.length + 1;
-      const logStay = tf.logSigmoid(tf.neg(headLogits)); // log(1 − σ(z)) [P, m]
+      // log σ(z) = −softplus(−z), log(1 − σ(z)) = −softplus(z) (tf.logSigmoid's gradient fails on intermediates in tfjs 4.22)
+      const logStay = tf.neg(tf.softplus(headLogits)); // log(1 − σ(z)) [P, m]
       const stayedBefore = tf.cumsum(logStay, 1, true); // Σ_{j<i} log(1 − σ(z_j)) [P, m]
-      const logExit = tf.concat([tf.add(tf.logSigmoid(headLogits), stayedBefore), tf.sum(logStay, 1, true)], 1); // [P, J]
+      const logGo = tf.neg(tf.softplus(tf.neg(headLogits))); // log σ(z) [P, m]
+      const logExit = tf.concat([tf.add(logGo, stayedBefore), tf.sum(logStay, 1, true)], 1); // [P, J]
       const depth = tf.tensor4d(this.exitChoices.map((x) => x / this.numLayers / temperature), [1, 1, J, 1]); // [1, 1, J, 1]
       const logits = tf.mul(tf.reshape(tokenLogits, [P, S, 1, V]), depth); // [P, S, J, V]
       return tf.add(tf.logSoftmax(logits, -1), tf.reshape(logExit, [P, 1, J, 1])) as tf.Tensor4D; // [P, S, J, V]
