@@ -4,14 +4,29 @@
 //
 // computed teacher-forced over prompt + completion with the sequences' own exits (model.ts
 // explains the position ↔ token mapping). Only generated positions are unembedded; row picks
-// use embeddingLookup (gather with a scatterND gradient; wasm has no gather gradient).
+// use `gatherRows` (gather with a scatterND gradient; wasm has no gather gradient).
 //
 // Legend: N sequences, S padded replay length, M generated tokens in all, C hidden, V vocab,
 // m exitable layers, Tmax longest completion.
-import { tf, embeddingLookup } from "@eecot/tensor-core";
+import { tf } from "@eecot/tensor-core";
 import { unembed } from "@eecot/transformer";
 import { exitLogProbabilities, type ExitGateOptions } from "./exit-head.js";
 import { replayInputs, type EarlyExitModel } from "./model.js";
+
+/**
+ * Rows `rows` of `table` [R, C] → [M, C], differentiable in the table (scatterND gradient). The
+ * indices stay plain numbers until each pass needs them, so the gradient never reads an index
+ * tensor that a tf.tidy around the forward pass has already disposed.
+ */
+export function gatherRows(table: tf.Tensor2D, rows: readonly number[]): tf.Tensor2D {
+  const [R, C] = table.shape;
+  const M = rows.length;
+  const op = tf.customGrad((input) => ({
+    value: tf.tidy(() => tf.gather(input as tf.Tensor2D, tf.tensor1d(rows as number[], "int32"))), // [M, C]
+    gradFunc: (dy) => tf.tidy(() => tf.scatterND(tf.tensor2d(rows.map((r) => [r]), [M, 1], "int32"), dy as tf.Tensor2D, [R, C])), // [R, C]
+  }));
+  return op(table) as tf.Tensor2D;
+}
 
 /** A prompt, its completion and the completion's exits. */
 export interface ScoredSequence {
@@ -97,18 +112,17 @@ export function sequenceLogProbParts(model: EarlyExitModel, sequences: readonly 
 
   return tf.tidy(() => {
     const result = model.forwardPrescribed(ids, exits, { attentionMask, skipLogits: true, loraEnabled: options.loraEnabled, training: options.training });
-    const rows = tf.tensor1d(rowIndex, "int32");
-    const hidden = embeddingLookup(tf.reshape(result.hidden, [N * S, C]) as tf.Tensor2D, rows); // [M, C]
+    const hidden = gatherRows(tf.reshape(result.hidden, [N * S, C]) as tf.Tensor2D, rowIndex); // [M, C]
     const logits = unembed(model.base.params, config, hidden); // [M, V]
-    const picked = tf.reshape(embeddingLookup(tf.reshape(logits, [M * V, 1]) as tf.Tensor2D, tf.tensor1d(targetIndex, "int32")), [M]); // [M]
+    const picked = tf.reshape(gatherRows(tf.reshape(logits, [M * V, 1]) as tf.Tensor2D, targetIndex), [M]); // [M]
     const token = tf.sub(picked, tf.logSumExp(logits, 1)) as tf.Tensor1D; // [M]
     const exit =
       m > 0
-        ? exitLogProbabilities(embeddingLookup(tf.reshape(result.exitLogits, [N * S, m]) as tf.Tensor2D, rows), exitIndex, gate) // [M]
+        ? exitLogProbabilities(gatherRows(tf.reshape(result.exitLogits, [N * S, m]) as tf.Tensor2D, rowIndex), exitIndex, gate) // [M]
         : (tf.zeros([M]) as tf.Tensor1D);
     const spread = (values: tf.Tensor1D) => {
       const table = tf.reshape(tf.concat([values, tf.zeros([1])]), [M + 1, 1]) as tf.Tensor2D; // [M + 1, 1]
-      return tf.reshape(embeddingLookup(table, tf.tensor1d(gatherIndex, "int32")), [N, Tmax]) as tf.Tensor2D; // [N, Tmax]
+      return tf.reshape(gatherRows(table, gatherIndex), [N, Tmax]) as tf.Tensor2D; // [N, Tmax]
     };
     return { total: spread(tf.add(token, exit) as tf.Tensor1D), exit: spread(exit), token: spread(token) };
   });
