@@ -38,3 +38,18 @@ export {
   ToyPolicy,
   type ToyPolicyConfig,
 } from "./testing/toy-policy.js";
+export {
+  batchForStep,
+  stepSeed,
+  stopOnSignal,
+  trainRloo,
+  type RlooTrainOptions,
+  type RlooTrainResult,
+} from "./train.js";
+export {
+  checkpointName,
+  findLatestCheckpoint,
+  loadRlooCheckpoint,
+  saveRlooCheckpoint,
+  type RlooCheckpointState,
+} from "./checkpoint.js";

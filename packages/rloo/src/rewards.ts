@@ -7,14 +7,15 @@
 
 import { RlooNonFiniteError } from "./errors.js";
 
-/** What a task reward function reports besides the scalar reward. */
+/**
+ * What the trainer reads from a task reward's parts (the same names as @eecot/datasets'
+ * `RewardParts`; further fields, e.g. `similarity`, are allowed and ignored).
+ */
 export interface TaskRewardParts {
   /** The answer is right (GSM8K: correct number; ToM: exact normalised match). */
   readonly correct: boolean;
-  /** The answer is in the required format (GSM8K: the answer line is present and well formed). */
-  readonly formatted: boolean;
-  /** Any further named components, e.g. { similarity: 0.8 }. */
-  readonly [name: string]: number | boolean;
+  /** The answer is in the required format (GSM8K: `#### N`; ToM: an `Answer:` line). */
+  readonly formatOk: boolean;
 }
 
 export interface TaskReward {
@@ -23,7 +24,10 @@ export interface TaskReward {
   readonly parts: TaskRewardParts;
 }
 
-/** r_task as a plain callable: (prompt text, completion text, reference answer) → reward. */
+/**
+ * r_task as a plain callable: (prompt text, completion text, reference answer) → reward, e.g.
+ * `(prompt, completion, reference) => gsm8kReward(completion, reference)` with @eecot/datasets.
+ */
 export type TaskRewardFunction = (prompt: string, completion: string, reference: string) => TaskReward;
 
 export interface RolloutRewardInput {

@@ -55,7 +55,7 @@ export interface RlooStepMetrics {
   readonly rewardParts: { readonly task: number; readonly exitPenalty: number; readonly klPenalty: number };
   /** Fraction of rollouts whose task reward says `correct`. */
   readonly taskAccuracy: number;
-  /** Fraction of rollouts whose task reward says `formatted`. */
+  /** Fraction of rollouts whose task reward says `formatOk`. */
   readonly formatRate: number;
   /** Σ x_t/L over all tokens / number of tokens (= 1 − ALS). */
   readonly averageCompute: number;
@@ -219,7 +219,7 @@ function stepMetrics(
       klPenalty: mean(rewards.map((r) => r.klPenaltyTerm)),
     },
     taskAccuracy: mean(taskRewards.map((r) => (r.parts.correct ? 1 : 0))),
-    formatRate: mean(taskRewards.map((r) => (r.parts.formatted ? 1 : 0))),
+    formatRate: mean(taskRewards.map((r) => (r.parts.formatOk ? 1 : 0))),
     averageCompute: perToken(exitSum / L),
     averageLayerSavings: tokens > 0 ? 1 - perToken(exitSum / L) : 0,
     earlyExitRate: perToken(earlyExits),

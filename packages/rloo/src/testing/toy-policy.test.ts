@@ -69,10 +69,10 @@ describe("ToyPolicy", () => {
   });
 
   it("task reward follows the GSM8K-shaped rule", () => {
-    expect(toyTaskReward("p0", "t1", "t1")).toEqual({ reward: 1, parts: { correct: true, formatted: true } });
-    expect(toyTaskReward("p0", "t1 t2", "t1")).toEqual({ reward: 0.5, parts: { correct: true, formatted: false } });
-    expect(toyTaskReward("p0", "t2", "t1")).toEqual({ reward: 0, parts: { correct: false, formatted: true } });
-    expect(toyTaskReward("p0", "", "t1")).toEqual({ reward: -1, parts: { correct: false, formatted: false } });
+    expect(toyTaskReward("p0", "t1", "t1")).toEqual({ reward: 1, parts: { correct: true, formatOk: true } });
+    expect(toyTaskReward("p0", "t1 t2", "t1")).toEqual({ reward: 0.5, parts: { correct: true, formatOk: false } });
+    expect(toyTaskReward("p0", "t2", "t1")).toEqual({ reward: 0, parts: { correct: false, formatOk: true } });
+    expect(toyTaskReward("p0", "", "t1")).toEqual({ reward: -1, parts: { correct: false, formatOk: false } });
   });
 
   it("rejects unknown prompts and bad exit layers", async () => {

@@ -56,9 +56,9 @@ export function toyText(tokens: readonly number[], stopToken: boolean): string {
 export function toyTaskReward(_prompt: string, completion: string, reference: string): TaskReward {
   const words = completion.split(" ").filter((w) => w.length > 0);
   const correct = words[0] === reference;
-  const formatted = words.length === 1;
-  const reward = words.length === 0 ? -1 : correct ? (formatted ? 1 : 0.5) : 0;
-  return { reward, parts: { correct, formatted } };
+  const formatOk = words.length === 1;
+  const reward = words.length === 0 ? -1 : correct ? (formatOk ? 1 : 0.5) : 0;
+  return { reward, parts: { correct, formatOk } };
 }
 
 export class ToyPolicy implements AugmentedVocabularyPolicy {
