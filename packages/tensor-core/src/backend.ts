@@ -161,6 +161,8 @@ async function startWasm(): Promise<BackendInfo> {
 
 async function startCpu(): Promise<BackendInfo> {
   await activate("cpu");
+  // Silence tfjs-cpu's "install tfjs-node" banner on first use; our start-up line says enough.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { name: "cpu", threads: 1 };
 }
 

@@ -27,3 +27,15 @@ export {
   float32ToFloat16Bits,
   float32ToBfloat16Bits,
 } from "./half-precision.js";
+export { matMul2d, linear, embeddingLookup } from "./linear.js";
+export { Rng, type RngState } from "./rng.js";
+export {
+  countTensorsDuring,
+  expectNoLeaks,
+  assertShape,
+  assertClose,
+  finiteDifferenceGradients,
+  type NoLeaksOptions,
+  type CloseOptions,
+  type FiniteDifferenceOptions,
+} from "./testing.js";
