@@ -2,6 +2,7 @@
 // checkpoints and resumes. Batch and sampling seed of step s are pure functions of (seed, s), so
 // a resumed run repeats an uninterrupted one exactly.
 
+import { Rng } from "@eecot/tensor-core";
 import type { AugmentedVocabularyPolicy } from "@eecot/policy";
 import { resolveRlooConfig, type RlooConfigOverrides } from "./config.js";
 import { findLatestCheckpoint, loadRlooCheckpoint, saveRlooCheckpoint } from "./checkpoint.js";
@@ -85,9 +86,9 @@ export function stopOnSignal(signal: NodeJS.Signals = "SIGINT"): { shouldStop: (
   return { shouldStop: () => stop, dispose: () => process.removeListener(signal, handler) };
 }
 
-/** Sampling seed of step s (1-based): a hash of (seed, s) into 0..2^32−1. */
+/** Sampling seed of step s (1-based): a uint32 from the stream forked off `seed` for step s. */
 export function stepSeed(seed: number, step: number): number {
-  return mixSeed(mixSeed(seed, 0x5eed), step);
+  return new Rng(seed).fork("sampling").fork(step).uint32();
 }
 
 /**
@@ -96,33 +97,14 @@ export function stepSeed(seed: number, step: number): number {
  */
 export function batchForStep<T>(examples: readonly T[], step: number, promptsPerStep: number, seed: number): T[] {
   const n = examples.length;
+  const orders = new Rng(seed).fork("data");
   const permutations = new Map<number, number[]>();
   const batch: T[] = [];
   for (let position = (step - 1) * promptsPerStep; position < step * promptsPerStep; position++) {
     const epoch = Math.floor(position / n);
     let order = permutations.get(epoch);
-    if (!order) permutations.set(epoch, (order = seededPermutation(n, mixSeed(seed, epoch))));
+    if (!order) permutations.set(epoch, (order = orders.fork(epoch).shuffle(Array.from({ length: n }, (_, i) => i))));
     batch.push(examples[order[position % n]!]!);
   }
   return batch;
-}
-
-/** Fisher–Yates shuffle of 0..n−1 driven by a 32-bit seed. */
-function seededPermutation(n: number, seed: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  let state = seed;
-  for (let i = n - 1; i > 0; i--) {
-    state = mixSeed(state, i);
-    const j = Math.floor((state / 4294967296) * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-}
-
-/** A 32-bit hash of two integers (murmur3 finaliser over a ⊕ golden-ratio·b). */
-function mixSeed(a: number, b: number): number {
-  let h = (a ^ Math.imul(b + 1, 0x9e3779b9)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -10,7 +10,7 @@
 // every completion's probability is a product of table entries and can be enumerated exactly.
 // Legend: P prompts, S position rows, J = |E| + 1 exit choices, V vocabulary, N rollouts, T time.
 
-import { tf } from "@eecot/tensor-core";
+import { Rng, tf } from "@eecot/tensor-core";
 import type { AugmentedVocabularyPolicy, PolicyRollout, RolloutRequest, TrainableGroups } from "@eecot/policy";
 import type { TaskReward } from "../rewards.js";
 
@@ -122,7 +122,7 @@ export class ToyPolicy implements AugmentedVocabularyPolicy {
     const logTable = (await table.data()) as Float32Array; // [P·S·J·V]
     table.dispose();
     const entropies = await this.exitEntropies();
-    const random = seededUniform(request.seed);
+    const rng = new Rng(request.seed);
     const rollouts: PolicyRollout[] = [];
     request.prompts.forEach((prompt, promptIndex) => {
       const p = this.promptRow(prompt);
@@ -131,7 +131,7 @@ export class ToyPolicy implements AugmentedVocabularyPolicy {
         let finished = false;
         for (let t = 0; t < request.maxNewTokens && !finished; t++) {
           const offset = (p * S + Math.min(t, S - 1)) * J * V;
-          const entry = sampleCategorical(logTable, offset, J * V, random()); // j·V + v
+          const entry = sampleCategorical(logTable, offset, J * V, rng.uniform()); // j·V + v
           tokens.push(entry % V);
           exitLayers.push(this.exitChoices[Math.floor(entry / V)]!);
           logProbs.push(logTable[offset + entry]!);
@@ -287,16 +287,4 @@ function sampleCategorical(logTable: Float32Array, offset: number, count: number
     if (threshold < 0) return i;
   }
   return count - 1;
-}
-
-// TODO(rloo): switch to tensor-core's Rng once it lands.
-function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0; // mulberry32
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
