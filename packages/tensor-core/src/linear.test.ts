@@ -117,7 +117,9 @@ describe.each(["wasm", "cpu"] as const)("linear algebra on %s", (backend) => {
     const table = tf.variable(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), true, `table-${backend}`); // [V=3, C=2]
     const tokens = tf.tensor2d([[2, 0], [2, 1]], [2, 2], "int32"); // [B, T]
     const { value, grads } = tf.variableGrads(() => {
-      const ids = tf.reshape(tokens, [4]) as tf.Tensor1D; // an intermediate, disposed after the forward pass
+      // An intermediate that owns its data (a reshape alone would share the tokens' buffer):
+      // disposed after the forward pass, so the gradient must not rely on a closure over it.
+      const ids = tf.add(tf.reshape(tokens, [4]), tf.scalar(0, "int32")) as tf.Tensor1D;
       return tf.sum(embeddingLookup(table, ids)) as tf.Scalar;
     }, [table]);
     expect(await value.data()).toEqual(new Float32Array([5 + 6 + 1 + 2 + 5 + 6 + 3 + 4]));
