@@ -1,2 +1,2 @@
-// @eecot/cli: The `eecot` command.
-export {};
+// @eecot/cli: the `eecot` command as a library (for tests and embedding).
+export { buildProgram, runCli } from "./program.js";

