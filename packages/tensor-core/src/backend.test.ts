@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { tf } from "./tf.js";
+
+/** A fresh copy of backend.ts (its cache is module state); tfjs itself stays shared. */
+async function freshBackendModule() {
+  vi.resetModules();
+  return import("./backend.js");
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe("initBackend", () => {
+  it("starts wasm with SIMD and one thread in Node, prints one line, and is idempotent", async () => {
+    const { initBackend, currentBackend } = await freshBackendModule();
+    const lines: string[] = [];
+    const info = await initBackend({ backend: "wasm", log: (line) => lines.push(line) });
+    expect(info).toEqual({ name: "wasm", threads: 1 });
+    expect(tf.getBackend()).toBe("wasm");
+    expect(lines).toEqual(["eecot: backend wasm (SIMD, 1 thread)"]);
+    // The .wasm binary was found without setWasmPaths: a matMul runs.
+    expect(Array.from(await tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).data())).toEqual([3, 3, 3, 3]);
+    expect(await initBackend({ backend: "wasm", log: (line) => lines.push(line) })).toBe(info);
+    expect(await initBackend({ log: (line) => lines.push(line) })).toBe(info); // no choice: keep what runs
+    expect(lines).toHaveLength(1);
+    expect(currentBackend()).toBe(info);
+  });
+
+  it("switches between started backends and back, keeping each info object", async () => {
+    const { initBackend } = await freshBackendModule();
+    const wasm = await initBackend({ backend: "wasm", quiet: true });
+    const lines: string[] = [];
+    const cpu = await initBackend({ backend: "cpu", log: (line) => lines.push(line) });
+    expect(cpu).toEqual({ name: "cpu", threads: 1 });
+    expect(tf.getBackend()).toBe("cpu");
+    expect(lines).toEqual(["eecot: backend cpu (pure JS, 1 thread; slow, prefer wasm)"]);
+    expect(await initBackend({ backend: "wasm", quiet: true })).toBe(wasm);
+    expect(tf.getBackend()).toBe("wasm");
+  });
+
+  it("auto picks wasm when no tensorflow package is installed", async () => {
+    const { initBackend } = await freshBackendModule();
+    const info = await initBackend({ backend: "auto", quiet: true });
+    expect(info.name).toBe("wasm");
+  });
+
+  it("reads EECOT_BACKEND, and an explicit option wins over it", async () => {
+    vi.stubEnv("EECOT_BACKEND", "cpu");
+    let module = await freshBackendModule();
+    expect((await module.initBackend({ quiet: true })).name).toBe("cpu");
+    module = await freshBackendModule();
+    expect((await module.initBackend({ backend: "wasm", quiet: true })).name).toBe("wasm");
+  });
+
+  it("names a bad choice", async () => {
+    vi.stubEnv("EECOT_BACKEND", "gpu");
+    const { initBackend } = await freshBackendModule();
+    await expect(initBackend({ quiet: true })).rejects.toThrow("EECOT_BACKEND=gpu is not a backend: expected one of auto, wasm, cpu, tensorflow, webgpu");
+    await expect(initBackend({ backend: "metal" as never, quiet: true })).rejects.toThrow('unknown backend "metal": expected one of auto, wasm, cpu, tensorflow, webgpu');
+  });
+
+  it("says how to install tensorflow when it is requested but missing", async () => {
+    vi.stubEnv("EECOT_BACKEND", "tensorflow");
+    const { initBackend } = await freshBackendModule();
+    await expect(initBackend({ quiet: true })).rejects.toThrow(
+      "EECOT_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: run `pnpm add @tensorflow/tfjs-node` (needs network to download libtensorflow");
+    await expect(initBackend({ backend: "tensorflow", quiet: true })).rejects.toThrow('backend: "tensorflow" but neither');
+  });
+
+  it("says webgpu is not yet available and how to install it", async () => {
+    const { initBackend } = await freshBackendModule();
+    await expect(initBackend({ backend: "webgpu", quiet: true })).rejects.toThrow(
+      'backend: "webgpu": the webgpu backend is not yet available here: @tensorflow/tfjs-backend-webgpu and webgpu are not installed: run `pnpm add @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu`');
+  });
+});
