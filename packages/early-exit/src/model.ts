@@ -348,7 +348,8 @@ export class EarlyExitModel {
             if (!live[b] || exited[b]) return;
             headZ[b]![k] = values[b]!;
             const p = gatedExitProbability(values[b]!, gate);
-            const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rng.categorical(new Float64Array([1 - p, p])) === 1;
+            // A draw is consumed only for a live, not-yet-exited row whose gate is open.
+            const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rng.uniform() < p;
             if (exit) {
               exited[b] = true;
               exitLayer[b] = l;
