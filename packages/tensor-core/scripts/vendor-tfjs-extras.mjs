@@ -6,7 +6,7 @@
 // so both copies drive the one engine. Rerun after upgrading @tensorflow/tfjs-core:
 //   node packages/tensor-core/scripts/vendor-tfjs-extras.mjs
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -34,4 +34,8 @@ await esbuild.build({
   outfile: `${packageRoot}/src/vendor/tfjs-core-extras.js`,
   logLevel: "warning",
 });
+writeFileSync(
+  `${packageRoot}/src/vendor/tfjs-core-extras.d.ts`,
+  "// Side-effect module (see tfjs-core-extras.js): registers gradients and chained ops, exports nothing.\nexport {};\n",
+);
 console.log(`wrote src/vendor/tfjs-core-extras.js from @tensorflow/tfjs-core ${coreVersion}`);
