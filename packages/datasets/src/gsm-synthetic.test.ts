@@ -53,6 +53,30 @@ describe("generateGsmProblems", () => {
     for (const problem of divisions) expect(problem.operations).toEqual(["/"]);
   });
 
+  it("pins the first problems of seed 0 (changes to the generator change this on purpose)", () => {
+    const problems = generateGsmProblems({ count: 3, seed: 0 });
+    expect(problems.map(({ question, answer }) => ({ question, answer }))).toEqual([
+      {
+        question: "Mia has 16 boxes with 11 stickers in each. Then she ends up with 3 times as many stickers as before. She splits the stickers into 16 equal groups and keeps one group. How many stickers does Mia have now?",
+        answer: "Mia has 16 * 11 = <<16*11=176>>176 stickers.\nNow she has 176 * 3 = <<176*3=528>>528 stickers.\nNow she has 528 / 16 = <<528/16=33>>33 stickers.\n#### 33",
+      },
+      {
+        question: "Leo has 17 coins. Lily gives him 12 more coins. How many coins does Leo have now?",
+        answer: "Now he has 17 + 12 = <<17+12=29>>29 coins.\n#### 29",
+      },
+      {
+        question: "Ella has 3 cards. She loses 1 card. She splits the cards into 2 equal groups and keeps one group. How many cards does Ella have now?",
+        answer: "Now she has 3 - 1 = <<3-1=2>>2 cards.\nNow she has 2 / 2 = <<2/2=1>>1 card.\n#### 1",
+      },
+    ]);
+  });
+
+  it("uses singular nouns for one item", () => {
+    for (const problem of generateGsmProblems({ count: 300, seed: 4 })) {
+      expect(problem.question + problem.answer).not.toMatch(/\b1 [a-z]+s\b/);
+    }
+  });
+
   it("shows the expected shape", () => {
     const [problem] = generateGsmProblems({ count: 1, seed: 0 });
     expect(problem!.answer).toMatch(/^(.* = <<[^<>]+=\d+>>\d+ \w+\.\n)+#### \d+$/);

@@ -90,10 +90,12 @@ const PEOPLE: readonly (readonly [name: string, subject: string, object: string]
   ["Emma", "she", "her"], ["Sam", "he", "him"], ["Lily", "she", "her"], ["Ben", "he", "him"],
   ["Zoe", "she", "her"], ["Max", "he", "him"], ["Ella", "she", "her"], ["Jack", "he", "him"],
 ];
-const ITEMS = ["apples", "marbles", "stickers", "pencils", "cookies", "books", "stamps", "cards", "shells", "balloons", "toys", "coins"];
+const ITEMS = ["apple", "marble", "sticker", "pencil", "cookie", "book", "stamp", "card", "shell", "balloon", "toy", "coin"];
 const GROUPS = ["bags", "boxes", "jars", "baskets"];
 
 const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+/** "1 apple", "3 apples" (every item forms its plural with -s). */
+const counted = (count: number, item: string) => `${count} ${item}${count === 1 ? "" : "s"}`;
 
 interface Draft {
   sentences: string[];
@@ -117,22 +119,23 @@ function validOperands(operation: ArithmeticOperation, quantity: number, config:
 function draftProblem(random: Random, config: GsmSyntheticConfig, stepCount: number): Draft | null {
   const [name, subject, object] = random.choice(PEOPLE);
   const friend = random.choice(PEOPLE.filter((person) => person[0] !== name))[0];
-  const items = random.choice(ITEMS);
+  const item = random.choice(ITEMS);
+  const items = `${item}s`;
   const draft: Draft = { sentences: [], steps: [], operations: [], quantity: 0 };
 
   // Start: "Mia has 5 apples." or, using one multiplication step, "Mia has 3 bags with 4 apples in each."
   const start = random.integer(config.minNumber, config.maxNumber);
   const perGroup = validOperands("*", start, config);
-  if (config.operations.includes("*") && perGroup.length > 0 && random.chance(0.3)) {
+  if (config.operations.includes("*") && start >= 2 && perGroup.length > 0 && random.chance(0.3)) {
     const b = random.choice(perGroup);
     const group = random.choice(GROUPS);
     const result = start * b;
-    draft.sentences.push(`${name} has ${start} ${group} with ${b} ${items} in each.`);
-    draft.steps.push(`${name} has ${start} * ${b} = <<${start}*${b}=${result}>>${result} ${items}.`);
+    draft.sentences.push(`${name} has ${start} ${group} with ${counted(b, item)} in each.`);
+    draft.steps.push(`${name} has ${start} * ${b} = <<${start}*${b}=${result}>>${counted(result, item)}.`);
     draft.operations.push("*");
     draft.quantity = result;
   } else {
-    draft.sentences.push(`${name} has ${start} ${items}.`);
+    draft.sentences.push(`${name} has ${counted(start, item)}.`);
     draft.quantity = start;
   }
 
@@ -146,10 +149,10 @@ function draftProblem(random: Random, config: GsmSyntheticConfig, stepCount: num
     let sentence: string;
     if (operation === "+") {
       result = q + b;
-      sentence = random.choice([`${capitalize(subject)} buys ${b} more ${items}.`, `${friend} gives ${object} ${b} more ${items}.`]);
+      sentence = random.choice([`${capitalize(subject)} buys ${b} more ${b === 1 ? item : items}.`, `${friend} gives ${object} ${b} more ${b === 1 ? item : items}.`]);
     } else if (operation === "-") {
       result = q - b;
-      sentence = random.choice([`${capitalize(subject)} gives ${b} ${items} to ${friend}.`, `${capitalize(subject)} loses ${b} ${items}.`]);
+      sentence = random.choice([`${capitalize(subject)} gives ${counted(b, item)} to ${friend}.`, `${capitalize(subject)} loses ${counted(b, item)}.`]);
     } else if (operation === "*") {
       result = q * b;
       sentence = `Then ${subject} ends up with ${b} times as many ${items} as before.`;
@@ -158,7 +161,7 @@ function draftProblem(random: Random, config: GsmSyntheticConfig, stepCount: num
       sentence = `${capitalize(subject)} splits the ${items} into ${b} equal groups and keeps one group.`;
     }
     draft.sentences.push(sentence);
-    draft.steps.push(`Now ${subject} has ${q} ${operation} ${b} = <<${q}${operation}${b}=${result}>>${result} ${items}.`);
+    draft.steps.push(`Now ${subject} has ${q} ${operation} ${b} = <<${q}${operation}${b}=${result}>>${counted(result, item)}.`);
     draft.operations.push(operation);
     draft.quantity = result;
   }

@@ -37,6 +37,7 @@ describe("tomReward", () => {
     expect(extractAnswerLine("**Answer:** the box<|im_end|>")).toBe("the box");
     expect(extractAnswerLine("answer: a\nAnswer: b")).toBe("b");
     expect(extractAnswerLine("<think>\nAnswer: x\n</think>\n\nAnswer: y")).toBe("y");
+    expect(extractAnswerLine("Final answer: the box.")).toBe("the box.");
     expect(extractAnswerLine("the answer is box")).toBeNull();
     expect(extractAnswerLine("Answer:   ")).toBeNull();
   });

@@ -73,7 +73,8 @@ export function normalizeTomAnswer(text: string): string {
 }
 
 /**
- * The text of the last `Answer: X` line (case-insensitive; markdown emphasis allowed), or null.
+ * The text of the last `Answer: X` line (case-insensitive; "Final answer:" and markdown emphasis
+ * allowed), or null.
  * Text inside a closed `<think>` block and chat special tokens (`<|im_end|>`) are ignored.
  */
 export function extractAnswerLine(completion: string): string | null {
@@ -82,7 +83,7 @@ export function extractAnswerLine(completion: string): string | null {
   if (thinkEnd >= 0) text = text.slice(thinkEnd + "</think>".length);
   let found: string | null = null;
   for (const line of text.split("\n")) {
-    const match = /^[\s*_#>-]*answer[\s*_]*:[\s*_]*(.*?)[\s*_]*$/i.exec(line);
+    const match = /^[\s*_#>-]*(?:final\s+)?answer[\s*_]*:[\s*_]*(.*?)[\s*_]*$/i.exec(line);
     if (match !== null && match[1]!.trim() !== "") found = match[1]!.trim();
   }
   return found;
