@@ -43,7 +43,7 @@ beforeEach(() => {
 });
 
 const config = (overrides: Partial<JudgeConfig> = {}): JudgeConfig =>
-  resolveJudgeConfig({ baseUrl, model: "judge-model", apiKey: "sk-test", initialBackoffMs: 1, timeoutMs: 2_000, ...overrides });
+  resolveJudgeConfig({ baseUrl, model: "judge-model", apiKey: "sk-test", initialBackoffMs: 1, timeoutMs: 10_000, ...overrides });
 const request = { question: "What is 2 + 2?", response: "2 + 2 = 4. The answer is 4." };
 
 describe("judgeResponse against a local server", () => {

@@ -18,7 +18,8 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
 .badge.off { background: #fdf0dc; color: #8a5300; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid var(--line); padding: 5px 10px; text-align: right; white-space: nowrap; }
-th { background: #fafafb; font-weight: 600; font-size: 12px; color: #444; }
+th { background: #fafafb; font-weight: 600; font-size: 12px; color: #444; white-space: normal; vertical-align: bottom; }
+.scroll { overflow-x: auto; max-width: 100%; }
 th:first-child, td:first-child { text-align: left; }
 td.paper, th.paper { color: var(--muted); background: #fafafb; }
 td.muted { color: var(--muted); }

@@ -60,10 +60,10 @@ describe("renderReport", () => {
 });
 
 describe("exitLayerColor", () => {
-  it("runs from red (earliest exit) to blue (latest); full depth is uncoloured", () => {
+  it("runs from red (earliest exit) to purple (latest); full depth is uncoloured", () => {
     const layers = [5, 10, 15, 20, 25, 28];
-    expect(exitLayerColor(5, layers, 28)).toBe("hsl(10, 80%, 78%)");
-    expect(exitLayerColor(25, layers, 28)).toBe("hsl(210, 80%, 78%)");
+    expect(exitLayerColor(5, layers, 28)).toBe("hsl(0, 80%, 78%)");
+    expect(exitLayerColor(25, layers, 28)).toBe("hsl(270, 80%, 78%)");
     expect(exitLayerColor(28, layers, 28)).toBe("transparent");
     expect(exitLayerColor(7, layers, 28)).toBe("#cccccc");
   });

@@ -92,7 +92,7 @@ function renderKlSweep(data: ReportData, plots: readonly ReportPlot[]): string {
     `<tr><th>model</th><th>coherence (0–10)</th><th>coherence source</th><th class="paper">paper</th>` +
     `<th>early-exit rate</th><th class="paper">paper</th><th>ALS</th><th class="paper">paper</th>` +
     `<th>repeated ${n}-gram rate</th><th>distinct-${n}</th><th>perplexity (base)</th></tr>`;
-  const table = `<table id="kl-sweep-table"><thead>${head}</thead><tbody>${sweep.rows.map(renderKlSweepRow).join("")}</tbody></table>`;
+  const table = `<div class="scroll"><table id="kl-sweep-table"><thead>${head}</thead><tbody>${sweep.rows.map(renderKlSweepRow).join("")}</tbody></table></div>`;
   const prompts = sweep.promptCount !== undefined ? note(`${sweep.promptCount} prompts per row.`) : "";
   const judgeNote = data.judge.enabled
     ? note("Coherence: mean judge coherence score (hover a cell for all four dimensions).")
@@ -168,16 +168,16 @@ function renderEvaluation(data: ReportData): string {
     .join("");
   const prompts = data.evaluation?.promptCount !== undefined ? note(`${data.evaluation.promptCount} prompts per variant.`) : "";
   const flopsNote = note("FLOPs saved counts what exited tokens still pay: K/V projections (and input RMSNorm) in every later layer, plus exit heads.");
-  return section("evaluation", title, `<table id="evaluation-table"><thead>${head}</thead><tbody>${rows}</tbody></table>${prompts}${flopsNote}`);
+  return section("evaluation", title, `<div class="scroll"><table id="evaluation-table"><thead>${head}</thead><tbody>${rows}</tbody></table></div>${prompts}${flopsNote}`);
 }
 
-/** Background colour of an exit layer: exitable layers from red (earliest) to blue (latest); L none. */
+/** Background colour of an exit layer: exitable layers from red (earliest) to purple (latest); L none. */
 export function exitLayerColor(layer: number, layers: readonly number[], numLayers: number): string {
   if (layer >= numLayers) return "transparent";
   const exitable = layers.filter((l) => l < numLayers);
   const index = exitable.indexOf(layer);
   if (index < 0) return "#cccccc";
-  const hue = 10 + (200 * index) / Math.max(1, exitable.length - 1);
+  const hue = (270 * index) / Math.max(1, exitable.length - 1);
   return `hsl(${Math.round(hue)}, 80%, 78%)`;
 }
 

@@ -1,0 +1,83 @@
+// Opens a written report in headless Chromium: tables, SVG plots, the token viewer's toggle and
+// hover tooltip, no network requests, no script errors; saves screenshots. Skipped when
+// /usr/bin/chromium is absent (install: apt-get install -y chromium). Set EECOT_REPORT_TEST_OUT
+// to a directory to keep the report and screenshots there.
+
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium } from "playwright-core";
+import { expect, test } from "vitest";
+import { syntheticReportData } from "../../test/synthetic-report.js";
+import { writeReport } from "./write.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`report.browser.test: skipped, ${CHROMIUM} not found (apt-get install -y chromium)`);
+
+test.skipIf(!hasChromium)("report renders and works in headless Chromium", async () => {
+  const keep = process.env.EECOT_REPORT_TEST_OUT;
+  const dir = keep ?? (await mkdtemp(join(tmpdir(), "eecot-report-browser-")));
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const { htmlPath } = await writeReport(dir, syntheticReportData(), { png: false });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("request", (request) => requests.push(request.url()));
+    await page.goto(pathToFileURL(htmlPath).href);
+
+    // tables have their rows
+    expect(await page.locator("#kl-sweep-table tbody tr").count()).toBe(6);
+    expect(await page.locator("#calibration-table tbody tr").count()).toBe(6);
+    expect(await page.locator("#evaluation-table tbody tr").count()).toBeGreaterThanOrEqual(8);
+    expect(await page.locator("#judge-status").textContent()).toBe("judge off: coherence from proxies");
+
+    // SVG plots have drawn paths and bars with real extent
+    expect(await page.locator("#plot-rl-accuracy svg path.series").count()).toBe(3); // two runs + base model
+    expect(await page.locator("#plot-calibration-exit-histogram svg rect.bar").count()).toBe(12);
+    const pathWidth = await page.locator("#plot-rl-accuracy svg path.series").first().evaluate((node) => (node as SVGGraphicsElement).getBBox().width);
+    expect(pathWidth).toBeGreaterThan(100);
+
+    // toggle switches the visible generation
+    const sample = page.locator(".sample").first();
+    expect(await sample.locator('.seq[data-phase="before"]').isVisible()).toBe(true);
+    expect(await sample.locator('.seq[data-phase="after"]').isVisible()).toBe(false);
+    await page.getByRole("button", { name: "after RL" }).click();
+    expect(await sample.locator('.seq[data-phase="before"]').isVisible()).toBe(false);
+    expect(await sample.locator('.seq[data-phase="after"]').isVisible()).toBe(true);
+    expect(await page.getByRole("button", { name: "after RL" }).getAttribute("aria-pressed")).toBe("true");
+    expect(await page.locator(".sample").nth(1).locator(".not-run").isVisible()).toBe(true); // sample 2 has no after-RL text
+
+    // hovering a token shows its exit probabilities, the taken exit highlighted
+    const tooltip = page.locator("#token-tooltip");
+    expect(await tooltip.isVisible()).toBe(false);
+    const token = sample.locator('.seq[data-phase="after"] .tok').nth(3);
+    await token.scrollIntoViewIfNeeded();
+    await token.hover();
+    expect(await tooltip.isVisible()).toBe(true);
+    const layer = await token.getAttribute("data-layer");
+    expect(await tooltip.locator(".tip-head").textContent()).toContain(`exit layer ${layer} / 28`);
+    expect(await tooltip.locator(".tip-row").count()).toBe(6);
+    expect(await tooltip.locator(".tip-row.chosen").textContent()).toMatch(new RegExp(`^layer ${layer}\\d*\\.\\d%$`));
+    await page.screenshot({ path: join(dir, "token-viewer.png") });
+    await page.mouse.move(5, 5);
+    expect(await tooltip.isVisible()).toBe(false);
+    await page.screenshot({ path: join(dir, "report.png"), fullPage: true });
+
+    expect(errors).toEqual([]);
+    expect(requests.filter((url) => !url.startsWith("file:") && !url.startsWith("data:"))).toEqual([]);
+  } finally {
+    await browser.close();
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+});
