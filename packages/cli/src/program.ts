@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerLens } from "./commands/lens.js";
 import { registerGenerate } from "./commands/generate.js";
+import { registerTrainTiny } from "./commands/train-tiny.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerLens(program);
   registerGenerate(program);
+  registerTrainTiny(program);
   return program;
 }
 

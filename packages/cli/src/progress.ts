@@ -1,0 +1,73 @@
+// Progress bars for long phases (rate and ETA) on stderr; in a non-TTY (CI, logs) one line
+// every few seconds instead of redrawing.
+import cliProgress from "cli-progress";
+
+export interface Progress {
+  /** Advance to `value` (absolute) with extra fields shown after the bar, e.g. { loss: "1.23" }. */
+  update(value: number, fields?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+export interface ProgressOptions {
+  /** Unit of the rate, e.g. "steps" or "tok". */
+  unit?: string;
+  /** Silence everything (tests). */
+  quiet?: boolean;
+}
+
+function formatFields(fields: Record<string, string | number>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k} ${typeof v === "number" ? (Math.abs(v) >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4)) : v}`)
+    .join("  ");
+}
+
+export function createProgress(label: string, total: number, options: ProgressOptions = {}): Progress {
+  const unit = options.unit ?? "it";
+  if (options.quiet || process.env.EECOT_QUIET === "1") return { update: () => {}, stop: () => {} };
+  const started = performance.now();
+  if (!process.stderr.isTTY) {
+    let lastPrint = 0;
+    let last = 0;
+    const print = (value: number, fields: Record<string, string | number>) => {
+      const seconds = (performance.now() - started) / 1000;
+      const rate = value / Math.max(seconds, 1e-9);
+      const eta = rate > 0 ? (total - value) / rate : 0;
+      process.stderr.write(`${label}: ${value}/${total} ${unit}  ${rate.toFixed(2)} ${unit}/s  eta ${eta.toFixed(0)}s  ${formatFields(fields)}\n`);
+    };
+    let lastFields: Record<string, string | number> = {};
+    return {
+      update(value, fields = {}) {
+        last = value;
+        lastFields = fields;
+        const now = performance.now();
+        if (now - lastPrint > 5000 || value >= total) {
+          lastPrint = now;
+          print(value, fields);
+        }
+      },
+      stop() {
+        if (performance.now() - lastPrint > 1) print(last, lastFields);
+      },
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} |{bar}| {value}/{total} ${unit} | {rate} ${unit}/s | eta {eta_formatted} | {fields}`,
+      barsize: 24,
+      hideCursor: true,
+      stream: process.stderr,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { rate: "0", fields: "" });
+  return {
+    update(value, fields = {}) {
+      const seconds = (performance.now() - started) / 1000;
+      bar.update(value, { rate: (value / Math.max(seconds, 1e-9)).toFixed(2), fields: formatFields(fields) });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
