@@ -1,7 +1,7 @@
 // Task accuracy and format rate from task-reward results (METHOD.md §3 r_task, §4).
 //
-// The shape is structural: any reward function returning { reward, parts } fits
-// (the datasets package's GSM8K and theory-of-mind rewards do).
+// The shape is structural: any reward function returning { reward, parts } fits; the
+// datasets package's RewardResult (which names the answer `extractedAnswer`) is accepted as is.
 
 /** One scored response, as returned by a task reward function. */
 export interface TaskRewardResult {
@@ -13,7 +13,9 @@ export interface TaskRewardResult {
     /** The response used the required answer format. */
     readonly formatOk: boolean;
     /** The extracted answer, or null when none could be found. */
-    readonly extracted: string | null;
+    readonly extracted?: string | null;
+    /** The same, under the datasets package's name (either field may be given). */
+    readonly extractedAnswer?: string | null;
   };
 }
 
@@ -25,7 +27,7 @@ export interface TaskSummary {
   readonly accuracy: number;
   /** Fraction with parts.formatOk. */
   readonly formatRate: number;
-  /** Fraction with an extracted answer (parts.extracted !== null). */
+  /** Fraction with an extracted answer (parts.extracted or parts.extractedAnswer not null). */
   readonly extractionRate: number;
   /** Mean of reward. */
   readonly meanReward: number;
@@ -42,7 +44,7 @@ export function summarizeTask(results: readonly TaskRewardResult[]): TaskSummary
     if (!Number.isFinite(result.reward)) throw new Error(`summarizeTask: result ${i} has a non-finite reward ${result.reward}`);
     if (result.parts.correct) correct++;
     if (result.parts.formatOk) formatOk++;
-    if (result.parts.extracted !== null) extracted++;
+    if ((result.parts.extracted ?? result.parts.extractedAnswer ?? null) !== null) extracted++;
     rewardSum += result.reward;
   });
   const count = results.length;
