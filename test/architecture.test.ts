@@ -12,7 +12,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   policy: [],
   transformer: ["tensor-core"],
   "early-exit": ["tensor-core", "transformer", "policy"],
-  distill: ["tensor-core", "transformer", "early-exit", "datasets"],
+  distill: ["tensor-core", "transformer", "early-exit", "datasets", "eval"],
   rloo: ["tensor-core", "policy"],
   datasets: [],
   eval: [],

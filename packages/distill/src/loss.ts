@@ -1,0 +1,130 @@
+// Stage-1 loss (METHOD.md §2.5–2.6). Each teacher trajectory is replayed teacher-forced
+// `exitSamplesPerSequence` times, each copy with its own exits x_t drawn from the targets. The
+// student (LoRA on, exits prescribed: early-exit's parallel form) reads its prediction for
+// token t at x_t, and per generated token
+//
+//   ℓ_t = KL(p_t ‖ q_t)  (reverse, default)  or  KL(q_t ‖ p_t)  (forward)
+//         − log P_student(exit = x_t)
+//
+// where p_t = softmax(W_U · norm(h_{x_t})) is the student, q_t the frozen teacher's final
+// distribution, and P_student the student's stick-breaking distribution from its heads, scored
+// with offset 0 and no gate (minExitProb 0: a prescribed exit may sit below the inference gate,
+// and the gate must pass gradient). The step loss is Σ ℓ_t / (tokens in the step), i.e. the
+// mean over generated positions and samples; passes of one step share that normaliser, so
+// gradient accumulation gives the same gradient as one big pass.
+//
+// Legend: R rows (sequences × samples), S padded replay length, M generated tokens in the
+// rows, U generated tokens of the distinct sequences, C hidden, V vocab, m exitable layers.
+import { tf } from "@eecot/tensor-core";
+import { unembed } from "@eecot/transformer";
+import { exitLogProbabilities, gatherRows, replayInputs, type EarlyExitModel } from "@eecot/early-exit";
+import type { KlDirection } from "./config.js";
+import { replayBatch, residualRows, type TokenSequence } from "./divergence.js";
+
+/** Sequences of one pass and the exits prescribed for each copy of them. */
+export interface PrescribedPass {
+  /** Distinct trajectories (each with at least one generated token). */
+  readonly sequences: readonly TokenSequence[];
+  /** exitLayers[b][j][t]: exit of token t in copy j of sequence b (each in E ∪ {L}). */
+  readonly exitLayers: readonly (readonly (readonly number[])[])[];
+}
+
+/** log softmax over the last axis, written with logSumExp (its gradient works on every backend). */
+export function logSoftmaxRows(logits: tf.Tensor2D): tf.Tensor2D {
+  return tf.sub(logits, tf.logSumExp(logits, 1, true)) as tf.Tensor2D;
+}
+
+/** The frozen teacher's log q_t for every generated token of `sequences` → [U, V] (no gradient). */
+export function teacherLogProbabilities(model: EarlyExitModel, sequences: readonly TokenSequence[], padTokenId = 0): tf.Tensor2D {
+  const { base } = model;
+  const replay = replayBatch(sequences, padTokenId);
+  const [final] = residualRows(base, replay.ids, replay.attentionMask, [base.config.numLayers], replay.rows); // [U, C]
+  try {
+    return tf.tidy(() => logSoftmaxRows(unembed(base.params, base.config, final!))); // [U, V]
+  } finally {
+    final!.dispose();
+  }
+}
+
+/** Per-token KL of student log-probs against teacher log-probs, both [M, V] → [M]. */
+export function tokenKl(studentLogProbs: tf.Tensor2D, teacherLogProbs: tf.Tensor2D, direction: KlDirection): tf.Tensor1D {
+  return tf.tidy(() => {
+    const difference = tf.sub(studentLogProbs, teacherLogProbs); // log p − log q  [M, V]
+    return (direction === "reverse"
+      ? tf.sum(tf.mul(tf.exp(studentLogProbs), difference), 1) // Σ p (log p − log q)
+      : tf.sum(tf.mul(tf.exp(teacherLogProbs), tf.neg(difference)), 1)) as tf.Tensor1D; // Σ q (log q − log p)
+  });
+}
+
+export interface DistillLossOptions {
+  /** Token term direction, e.g. "reverse". */
+  readonly klDirection: KlDirection;
+  /** Σ ℓ_t is divided by this (the step's token count). */
+  readonly normalizer: number;
+  /** Id for left padding, default 0. */
+  readonly padTokenId?: number;
+  /** LoRA dropout on (training passes), default true. */
+  readonly training?: boolean;
+}
+
+/** Sums over the pass's tokens (scalars), and the loss = (klSum + exitNllSum) / normalizer. */
+export interface DistillLossParts {
+  readonly loss: tf.Scalar;
+  readonly klSum: tf.Scalar;
+  readonly exitNllSum: tf.Scalar;
+  /** Generated tokens M in the pass (over all copies). */
+  readonly tokenCount: number;
+}
+
+/**
+ * The loss of one pass, differentiable in the model's LoRA and heads. `teacherLogProbs` [U, V]
+ * comes from `teacherLogProbabilities(model, pass.sequences)` (computed outside any gradient).
+ */
+export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, teacherLogProbs: tf.Tensor2D, options: DistillLossOptions): DistillLossParts {
+  const { base } = model;
+  const L = model.numLayers;
+  const m = model.exitLayers.length;
+  const C = base.config.hiddenSize;
+  if (pass.exitLayers.length !== pass.sequences.length) throw new Error(`distillationLoss: exits for ${pass.exitLayers.length} sequences, ${pass.sequences.length} given`);
+  if (!(options.normalizer > 0)) throw new Error(`distillationLoss: normalizer must be > 0, got ${options.normalizer}`);
+
+  // Student rows: every copy of every sequence; teacher row of each student token.
+  const rows: TokenSequence[] = [];
+  const exits: number[][] = [];
+  const teacherRow: number[] = [];
+  const exitIndex: number[] = [];
+  let offset = 0;
+  pass.sequences.forEach((sequence, b) => {
+    const T = sequence.tokens.length;
+    if (T === 0) throw new Error(`distillationLoss: sequence ${b} has no generated tokens`);
+    for (const copy of pass.exitLayers[b]!) {
+      if (copy.length !== T) throw new Error(`distillationLoss: sequence ${b} has ${T} tokens but a copy with ${copy.length} exits`);
+      rows.push(sequence);
+      exits.push(replayInputs(sequence.promptTokens, sequence.tokens, copy, L).exits);
+      copy.forEach((x, t) => {
+        teacherRow.push(offset + t);
+        exitIndex.push(model.exitIndexOf(x));
+      });
+    }
+    offset += T;
+  });
+  if (teacherLogProbs.shape[0] !== offset) throw new Error(`distillationLoss: teacher log-probs have ${teacherLogProbs.shape[0]} rows for ${offset} generated tokens`);
+  const replay = replayBatch(rows, options.padTokenId ?? 0);
+  const S = replay.width;
+  const paddedExits = exits.map((row) => [...Array<number>(S - row.length).fill(L), ...row]);
+  const M = replay.rows.length;
+
+  return tf.tidy(() => {
+    const result = model.forwardPrescribed(replay.ids, paddedExits, { attentionMask: replay.attentionMask, skipLogits: true, training: options.training ?? true });
+    const R = rows.length;
+    const hidden = gatherRows(tf.reshape(result.hidden, [R * S, C]) as tf.Tensor2D, replay.rows); // [M, C] = h_{x_t}
+    const studentLogProbs = logSoftmaxRows(unembed(base.params, base.config, hidden)); // [M, V]
+    const teacher = tf.gather(teacherLogProbs, tf.tensor1d(teacherRow, "int32")) as tf.Tensor2D; // [M, V], constant
+    const klSum = tf.sum(tokenKl(studentLogProbs, teacher, options.klDirection)) as tf.Scalar;
+    const exitNllSum = (m > 0
+      ? tf.neg(tf.sum(exitLogProbabilities(gatherRows(tf.reshape(result.exitLogits, [R * S, m]) as tf.Tensor2D, replay.rows), exitIndex, { offset: 0, minExitProb: 0 })))
+      : tf.scalar(0)) as tf.Scalar;
+    const loss = tf.div(tf.add(klSum, exitNllSum), options.normalizer) as tf.Scalar;
+    return { loss, klSum, exitNllSum, tokenCount: M };
+  }) as unknown as DistillLossParts;
+}
