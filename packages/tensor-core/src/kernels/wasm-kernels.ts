@@ -1,0 +1,104 @@
+// The AssemblyScript kernels (assembly/kernels.ts, embedded in wasm-binary.ts), instantiated on
+// tfjs-wasm's own WebAssembly.Memory so they read and write tensors in place: a tensor is a
+// byte offset into that heap (`dataIdMap.get(dataId).memoryOffset`). The module has no data
+// segments, no allocator and never grows memory (scripts/build-kernels.mjs checks this); scratch
+// space comes from tfjs-wasm's malloc. Offsets stay valid when the heap grows (the Memory object
+// is the same; only JS views of the old buffer detach), so nothing here holds a view.
+import { tf } from "../tf.js";
+import { KERNELS_WASM_BASE64 } from "./wasm-binary.js";
+
+/** The exported kernels; pointers are byte offsets into tfjs-wasm's heap. */
+export interface KernelExports {
+  /** C [N, M, P] = op(A) · op(B); see assembly/kernels.ts. scratch: K·roundUp(P, 8) + 32 floats. */
+  batchMatMul(
+    a: number, b: number, c: number, scratch: number,
+    n: number, m: number, k: number, p: number,
+    aBatch: number, bBatch: number, transposeA: number, transposeB: number,
+  ): void;
+  /** [N, R, C] -> [N, C, R]. */
+  transposeLastTwo(source: number, target: number, n: number, rows: number, columns: number): void;
+  /** [N, X, Y, L] -> [N, Y, X, L]. */
+  swapMiddleAxes(source: number, target: number, n: number, x: number, y: number, length: number): void;
+}
+
+/** The parts of tfjs-wasm's BackendWasm the kernels use (not in its public typings). */
+export interface WasmBackendInternals {
+  readonly wasm: {
+    readonly asm?: { readonly memory?: unknown };
+    readonly wasmMemory?: unknown;
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+  };
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number | null } | undefined };
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+}
+
+/** A started wasm backend's kernels, or null when the backend or memory is not reachable. */
+export interface WasmKernels {
+  readonly exports: KernelExports;
+  readonly backend: WasmBackendInternals;
+}
+
+let compiled: WebAssembly.Module | undefined;
+/** Kernels per tfjs-wasm Module (a backend re-created after setBackend gets a new heap). */
+const instances = new WeakMap<object, WasmKernels | null>();
+
+function compiledModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, "base64"));
+  return compiled;
+}
+
+/** The heap of a tfjs-wasm backend: emscripten exposes it as Module.asm.memory (or wasmMemory). */
+function findMemory(backend: WasmBackendInternals): WebAssembly.Memory | null {
+  const candidates = [backend.wasm?.asm?.memory, backend.wasm?.wasmMemory];
+  for (const candidate of candidates) if (candidate instanceof WebAssembly.Memory) return candidate;
+  return null;
+}
+
+/**
+ * The kernels bound to `backend`'s heap, or null when `backend` is not a tfjs-wasm backend whose
+ * memory can be imported (then callers fall back to plain tf ops).
+ */
+export function wasmKernelsFor(backend: unknown): WasmKernels | null {
+  const internals = backend as WasmBackendInternals;
+  const module = internals?.wasm as object | undefined;
+  if (!module || typeof module !== "object" || !internals.dataIdMap || typeof internals.makeOutput !== "function") return null;
+  const cached = instances.get(module);
+  if (cached !== undefined) return cached;
+  let kernels: WasmKernels | null = null;
+  const memory = findMemory(internals);
+  if (memory) {
+    try {
+      const instance = new WebAssembly.Instance(compiledModule(), { env: { memory } });
+      kernels = { exports: instance.exports as unknown as KernelExports, backend: internals };
+    } catch {
+      kernels = null; // e.g. a shared (threaded) heap: the module imports an unshared memory
+    }
+  }
+  instances.set(module, kernels);
+  return kernels;
+}
+
+/** The kernels of the active backend when it is tfjs-wasm, else null. */
+export function activeWasmKernels(): WasmKernels | null {
+  if (tf.getBackend() !== "wasm") return null;
+  return wasmKernelsFor(tf.backend());
+}
+
+/** Byte offset of a float32 tensor in the wasm heap. */
+export function heapOffset(kernels: WasmKernels, tensor: tf.TensorInfo): number {
+  const offset = kernels.backend.dataIdMap.get(tensor.dataId)?.memoryOffset;
+  if (offset === null || offset === undefined) throw new Error(`wasm-kernels: tensor [${tensor.shape.join(", ")}] has no wasm heap offset`);
+  return offset;
+}
+
+/** Runs `fn` with `bytes` of scratch heap (16-byte aligned), freed afterwards. */
+export function withScratch<T>(kernels: WasmKernels, bytes: number, fn: (pointer: number) => T): T {
+  const raw = kernels.backend.wasm._malloc(bytes + 16) >>> 0;
+  if (raw === 0) throw new Error(`wasm-kernels: malloc(${bytes + 16}) failed`);
+  try {
+    return fn(((raw + 15) & ~15) >>> 0);
+  } finally {
+    kernels.backend.wasm._free(raw);
+  }
+}
