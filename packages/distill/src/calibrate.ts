@@ -15,7 +15,7 @@
 // is not checkpointed).
 import { appendFile, mkdir, readFile, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { Rng } from "@eecot/tensor-core";
+import { Rng, tf } from "@eecot/tensor-core";
 import { saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import { AdamGroup } from "./adam.js";
 import { findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
@@ -23,7 +23,7 @@ import { resolveDistillConfig, type DistillConfig, type DistillConfigOverrides }
 import { computeLayerDivergences, type TokenSequence } from "./divergence.js";
 import type { PrescribedPass } from "./loss.js";
 import { distillStep, type StepResult } from "./step.js";
-import { sampleExitLayers, sequenceTargets, targetExitStatistics, type SequenceDivergences } from "./targets.js";
+import { conditionalExitRates, sampleExitLayers, sequenceTargets, targetExitStatistics, type SequenceDivergences } from "./targets.js";
 
 /** One logged step. */
 export interface CalibrationStepRecord extends StepResult {
@@ -138,6 +138,21 @@ async function truncateMetrics(path: string, step: number): Promise<void> {
   await rename(temporary, path);
 }
 
+/**
+ * Untrained heads (W2 = 0, so p_e = sigmoid(b2) for every token) start at b2 = logit(rate),
+ * the targets' conditional exit rate at their layer, clamped to [1e-3, 1 − 1e-3]: the exit
+ * term then starts at the best constant predictor and the steps go into per-token structure
+ * instead of walking b2 from −4 at ≈ lr per Adam step. Heads with any W2 ≠ 0 are left alone.
+ */
+export function initializeHeadBiases(model: EarlyExitModel, rates: readonly number[]): void {
+  model.heads.forEach((head, i) => {
+    const untrained = tf.tidy(() => tf.max(tf.abs(head.w2T)).dataSync()[0] === 0);
+    if (!untrained) return;
+    const rate = Math.min(1 - 1e-3, Math.max(1e-3, rates[i] ?? 0));
+    tf.tidy(() => head.b2.assign(tf.fill([1], Math.log(rate / (1 - rate)))));
+  });
+}
+
 const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "batchSize", "gradientAccumulation", "seed"] as const;
 
 /**
@@ -171,6 +186,7 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
     return sequenceTargets(d, config.klFactor);
   });
   const targetStatistics = targetExitStatistics(targets.flat(), layers);
+  if (config.initializeHeadBiases) initializeHeadBiases(model, conditionalExitRates(targets.flat(), model.exitLayers.length));
 
   const groups = model.trainableVariables();
   const optimizers: DistillOptimizers = {

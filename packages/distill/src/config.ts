@@ -45,6 +45,8 @@ export interface DistillConfig {
   readonly keepCheckpoints: number;
   /** Generated positions per chunk when computing the per-layer KL targets, e.g. 64. */
   readonly targetChunkSize: number;
+  /** Start untrained heads (W2 = 0) with b2 = logit of the targets' mean conditional exit rate at their layer, e.g. true. */
+  readonly initializeHeadBiases: boolean;
   /** Seed for the data order and the exit prescriptions, e.g. 0. */
   readonly seed: number;
 }
@@ -67,6 +69,7 @@ export const DEFAULT_DISTILL_CONFIG: DistillConfig = {
   checkpointEvery: 25,
   keepCheckpoints: 2,
   targetChunkSize: 64,
+  initializeHeadBiases: true,
   seed: 0,
 };
 
@@ -95,6 +98,7 @@ export function resolveDistillConfig(overrides: DistillConfigOverrides = {}): Di
   positiveInteger("checkpointEvery");
   positiveInteger("keepCheckpoints");
   positiveInteger("targetChunkSize");
+  if (typeof config.initializeHeadBiases !== "boolean") throw new Error(`distill config: initializeHeadBiases must be true or false, got ${JSON.stringify(config.initializeHeadBiases)}`);
   if (!Number.isSafeInteger(config.seed)) throw new Error(`distill config: seed must be a safe integer, got ${config.seed}`);
   if (config.klDirection !== "reverse" && config.klDirection !== "forward") {
     throw new Error(`distill config: klDirection must be "reverse" or "forward", got ${JSON.stringify(config.klDirection)}`);

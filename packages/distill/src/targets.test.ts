@@ -1,7 +1,7 @@
 // Target exit distributions on hand-computed cases, the tensor twin, and sampling frequencies.
 import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend, Rng, tf } from "@eecot/tensor-core";
-import { exitScore, sampleExitLayers, sequenceTargets, targetExitDistribution, targetExitDistributions, targetExitStatistics } from "./targets.js";
+import { conditionalExitRates, exitScore, sampleExitLayers, sequenceTargets, targetExitDistribution, targetExitDistributions, targetExitStatistics } from "./targets.js";
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm", quiet: true });
@@ -88,4 +88,12 @@ test("sampled exits follow the target within 5σ; statistics are the expectation
   const stats = targetExitStatistics([target, [0, 0, 0, 1]], layers);
   expect(stats.earlyExitRate).toBeCloseTo((0.75 + 0) / 2, 12);
   expect(stats.averageLayerSavings).toBeCloseTo((0.2 * 0.75 + 0.5 * 0.5 + 0.05 * 0.25) / 2, 12);
+});
+
+test("conditional exit rates: of the mass reaching e_i, the fraction stopping there", () => {
+  // Token 1 stops at e_1 w.p. 0.5, at e_2 w.p. 0.25; token 2 always runs to L.
+  const rates = conditionalExitRates([[0.5, 0.25, 0.25], [0, 0, 1]], 2);
+  expect(rates[0]).toBeCloseTo(0.5 / 2, 12);
+  expect(rates[1]).toBeCloseTo(0.25 / 1.5, 12);
+  expect(conditionalExitRates([[1, 0, 0]], 2)).toEqual([1, 0]);
 });

@@ -90,3 +90,22 @@ export function targetExitStatistics(targets: readonly (readonly number[])[], la
   const N = Math.max(1, targets.length);
   return { earlyExitRate: early / N, averageLayerSavings: savings / N, tokenCount: targets.length };
 }
+
+/**
+ * Per exitable layer, the targets' conditional exit rate Σ_t Q_t(e_i) / Σ_t Σ_{l ≥ e_i} Q_t(l):
+ * of the target mass that reaches e_i, the fraction that stops there (m values; 0 where no mass
+ * arrives). logit of it is the bias an untrained head starts from (calibrate.ts).
+ */
+export function conditionalExitRates(targets: readonly (readonly number[])[], exitCount: number): number[] {
+  const stops = new Array<number>(exitCount).fill(0);
+  const reaches = new Array<number>(exitCount).fill(0);
+  for (const q of targets) {
+    let remaining = 1;
+    for (let i = 0; i < exitCount; i++) {
+      reaches[i]! += remaining;
+      stops[i]! += q[i]!;
+      remaining -= q[i]!;
+    }
+  }
+  return stops.map((s, i) => (reaches[i]! > 0 ? Math.min(1, Math.max(0, s / reaches[i]!)) : 0));
+}

@@ -1,0 +1,213 @@
+// `eecot calibrate`: stage 1 (METHOD.md §2). Teacher trajectories (cached), KL targets,
+// self-distillation of the exit heads and LoRA with checkpoints (Ctrl-C saves one, --resume
+// continues exactly), then the appendix-A.2 comparison of learned and target exits on held-out
+// prompts. Writes <out>/adapter, <out>/checkpoints, <out>/metrics.jsonl, <out>/calibration.json.
+import { writeFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { Rng } from "@eecot/tensor-core";
+import { loadDataSpec, type TaskExample } from "@eecot/datasets";
+import { EarlyExitModel } from "@eecot/early-exit";
+import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type KlDirection } from "@eecot/distill";
+import type { Tokenizer } from "@eecot/transformer";
+import { promptIds } from "../chat.js";
+import { createProgress } from "../progress.js";
+import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+
+interface CalibrateCliOptions {
+  model: string;
+  data: string;
+  out: string;
+  klFactor: string;
+  steps: string;
+  resume?: boolean;
+  maxNewTokens: string;
+  exitLayers?: string;
+  samples: string;
+  batchSize: string;
+  gradientAccumulation: string;
+  lrLora: string;
+  lrHeads: string;
+  klDirection: string;
+  checkpointEvery: string;
+  heldOut: string;
+  loraRank: string;
+  seed: string;
+  cache?: string;
+  json?: boolean;
+}
+
+function number(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isFinite(parsed)) throw new Error(`${flag} must be a number, got "${value}"`);
+  return parsed;
+}
+
+/** Parse "2,4,6" into layers. */
+export function parseLayerList(text: string, flag: string): number[] {
+  const layers = text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  if (layers.length === 0 || layers.some((l) => !Number.isInteger(l) || l < 1)) throw new Error(`${flag} must be comma-separated positive integers, got "${text}"`);
+  return layers;
+}
+
+/** Chat-formatted prompt ids (plain text when the tokenizer has no chat template). */
+export function examplePromptIds(tokenizer: Tokenizer, example: TaskExample): number[] {
+  return tokenizer.hasChatTemplate ? promptIds(tokenizer, example) : tokenizer.encode(example.prompt, { addSpecialTokens: false });
+}
+
+/** Seeded split: the last `heldOut` of a seeded permutation are held out. */
+export function splitHeldOut<T>(items: readonly T[], heldOut: number, seed: number): { train: T[]; heldOut: T[] } {
+  const order = new Rng(seed).fork("held-out").shuffle(items.map((_, i) => i));
+  const cut = Math.max(0, items.length - heldOut);
+  return { train: order.slice(0, cut).sort((a, b) => a - b).map((i) => items[i]!), heldOut: order.slice(cut).sort((a, b) => a - b).map((i) => items[i]!) };
+}
+
+export function registerCalibrate(program: Command): void {
+  program
+    .command("calibrate")
+    .description("stage 1: calibrate exit heads and LoRA by self-distillation from the frozen model (METHOD.md §2)")
+    .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
+    .requiredOption("--data <spec>", 'data spec, e.g. "gsm-synthetic:64,tom:64"')
+    .requiredOption("--out <dir>", "output folder: adapter/, checkpoints/, metrics.jsonl, calibration.json")
+    .option("--kl-factor <f>", "f in s = 2 − 2·sigmoid(f·KL): higher = fewer exits", "1")
+    .option("--steps <n>", "optimiser steps", "100")
+    .option("--resume", "continue from the newest checkpoint in <out>/checkpoints")
+    .option("--max-new-tokens <n>", "teacher answer length limit", "128")
+    .option("--exit-layers <list>", "exitable layers, e.g. 2,4,6 (default: the checkpoint's early_exit_layers, else every 5th)")
+    .option("--samples <n>", "exit prescriptions per sequence (exitSamplesPerSequence)", "4")
+    .option("--batch-size <n>", "sequences per forward/backward pass", "2")
+    .option("--gradient-accumulation <n>", "passes per optimiser step", "1")
+    .option("--lr-lora <x>", "Adam learning rate of the LoRA adapters (reference code: 1e-5 on 1.5B)", "1e-3")
+    .option("--lr-heads <x>", "Adam learning rate of the exit heads (reference code: 1e-5 on 1.5B)", "1e-3")
+    .option("--kl-direction <d>", "reverse = KL(student‖teacher) (reference code), forward = KL(teacher‖student)", "reverse")
+    .option("--checkpoint-every <n>", "steps between checkpoints", "25")
+    .option("--held-out <n>", "prompts held out for the A.2 comparison (seeded split)", "16")
+    .option("--lora-rank <r>", "LoRA rank (alpha = 2r)", "8")
+    .option("--seed <s>", "seed of data order, prescriptions, split and initialisation", "0")
+    .option("--cache <dir>", "teacher-trajectory cache folder (default <out>/teacher-cache)")
+    .option("--json", "print one JSON document on stdout")
+    .action(async (options: CalibrateCliOptions, command: Command) => {
+      const backend = await startBackend(command);
+      const loaded = await loadModelFolder(options.model);
+      const tokenizer = requireTokenizer(loaded, "calibrate");
+      const base = loaded.model;
+      const seed = number(options.seed, "--seed");
+      const config = resolveDistillConfig({
+        klFactor: number(options.klFactor, "--kl-factor"),
+        steps: number(options.steps, "--steps"),
+        exitSamplesPerSequence: number(options.samples, "--samples"),
+        batchSize: number(options.batchSize, "--batch-size"),
+        gradientAccumulation: number(options.gradientAccumulation, "--gradient-accumulation"),
+        learningRates: { lora: number(options.lrLora, "--lr-lora"), heads: number(options.lrHeads, "--lr-heads") },
+        klDirection: options.klDirection as KlDirection,
+        checkpointEvery: number(options.checkpointEvery, "--checkpoint-every"),
+        seed,
+      });
+      const maxNewTokens = number(options.maxNewTokens, "--max-new-tokens");
+      const heldOutCount = number(options.heldOut, "--held-out");
+      const rank = number(options.loraRank, "--lora-rank");
+
+      // Data, prompts, teacher trajectories (cached).
+      const { examples, sources } = loadDataSpec(options.data);
+      for (const source of sources) if (source.skipped.count > 0) process.stderr.write(`calibrate: skipped ${source.skipped.count} invalid records in ${source.source}\n`);
+      if (examples.length < 2) throw new Error(`--data ${options.data} produced ${examples.length} examples; calibrate needs at least 2`);
+      const prompts = examples.map((e) => ({ id: e.id, promptTokens: examplePromptIds(tokenizer, e) }));
+      const generation = createProgress("teacher answers", prompts.length, { unit: "prompts" });
+      const teacher = await buildTeacherTrajectories(base, prompts, {
+        maxNewTokens,
+        stopTokenIds: tokenizer.eosTokenIds,
+        padTokenId: tokenizer.padTokenId ?? 0,
+        decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
+        cacheDir: options.cache ?? join(options.out, "teacher-cache"),
+        cacheKey: { dataSpec: options.data },
+        onProgress: (done) => generation.update(done),
+      });
+      generation.stop();
+      process.stderr.write(`calibrate: teacher trajectories ${teacher.fromCache ? "read from" : "written to"} ${teacher.cachePath}\n`);
+      const split = splitHeldOut(teacher.trajectories, Math.min(heldOutCount, Math.floor(teacher.trajectories.length / 2)), seed);
+
+      // Stage 1.
+      const model = EarlyExitModel.create(base, {
+        ...(options.exitLayers ? { exitLayers: parseLayerList(options.exitLayers, "--exit-layers") } : {}),
+        lora: { rank, alpha: 2 * rank },
+        seed,
+      });
+      const targetsBar = createProgress("teacher divergences", split.train.length, { unit: "seq" });
+      let trainingBar: ReturnType<typeof createProgress> | null = null;
+      const stop = { requested: false };
+      const onSignal = () => {
+        stop.requested = true;
+        process.stderr.write("\ncalibrate: stopping after this step (a checkpoint will be saved; continue with --resume)\n");
+      };
+      process.once("SIGINT", onSignal);
+      const started = performance.now();
+      let result;
+      try {
+        result = await calibrate(model, split.train, {
+          outDir: options.out,
+          config,
+          resume: options.resume,
+          padTokenId: tokenizer.padTokenId ?? 0,
+          shouldStop: () => stop.requested,
+          onTargetsProgress: (done, total) => {
+            targetsBar.update(done);
+            if (done === total && !trainingBar) {
+              targetsBar.stop();
+              trainingBar = createProgress("calibrate", config.steps, { unit: "steps" });
+            }
+          },
+          onStep: (record) => {
+            trainingBar ??= createProgress("calibrate", config.steps, { unit: "steps" });
+            trainingBar.update(record.step, { loss: record.loss, kl: record.kl, exitNll: record.exitNll, early: record.prescribedEarlyExitRate });
+          },
+          log: (line) => process.stderr.write(`calibrate: ${line}\n`),
+        });
+      } finally {
+        process.off("SIGINT", onSignal);
+        targetsBar.stop();
+        (trainingBar as ReturnType<typeof createProgress> | null)?.stop();
+      }
+      const trainingSeconds = (performance.now() - started) / 1000;
+      if (result.stopped) {
+        process.stderr.write(`calibrate: stopped at step ${result.step}; checkpoint ${result.checkpointDir}\n`);
+        model.dispose();
+        return;
+      }
+
+      // Appendix A.2 on the held-out prompts.
+      const heldOutDivergences = await computeLayerDivergences(base, model.exitLayers, split.heldOut, { padTokenId: tokenizer.padTokenId ?? 0 });
+      const report = await calibrationReport(model, split.heldOut, { klFactor: config.klFactor, divergences: heldOutDivergences, padTokenId: tokenizer.padTokenId ?? 0 });
+      const last = result.history[result.history.length - 1];
+      const document = {
+        model: options.model,
+        data: options.data,
+        backend: backend.name,
+        numLayers: model.numLayers,
+        exitLayers: [...model.exitLayers],
+        config,
+        teacher: { cachePath: teacher.cachePath, fromCache: teacher.fromCache, trajectories: teacher.trajectories.length, train: split.train.length, heldOut: split.heldOut.length, maxNewTokens },
+        training: { steps: result.step, resumedFrom: result.resumedFrom, seconds: trainingSeconds, finalLoss: last?.loss ?? null, finalKl: last?.kl ?? null, finalExitNll: last?.exitNll ?? null, targets: result.targets },
+        adapterDir: result.adapterDir,
+        metricsPath: result.metricsPath,
+        calibration: report,
+      };
+      const path = join(options.out, "calibration.json");
+      await writeFile(`${path}.tmp`, JSON.stringify(document, null, 2) + "\n");
+      await rename(`${path}.tmp`, path);
+      model.dispose();
+      if (options.json) {
+        process.stdout.write(JSON.stringify(document) + "\n");
+        return;
+      }
+      const percent = (x: number) => `${(100 * (Math.abs(x) < 5e-5 ? 0 : x)).toFixed(1)}%`;
+      const lines = [
+        `stage 1: ${result.step} steps on ${split.train.length} teacher trajectories (f = ${config.klFactor}); final loss ${last?.loss.toFixed(4) ?? "n/a"} (KL ${last?.kl.toFixed(4) ?? "n/a"}, exit NLL ${last?.exitNll.toFixed(4) ?? "n/a"})`,
+        `held-out (${split.heldOut.length} prompts, ${report.comparison.tokenCount} tokens): learned early-exit rate ${percent(report.comparison.learnedEarlyExitRate)} (gated at ${report.gate.minExitProb}; ungated ${percent(report.ungatedComparison.learnedEarlyExitRate)}) vs target ${percent(report.comparison.targetEarlyExitRate)}`,
+        `total variation: mean per token ${report.comparison.meanTokenTotalVariation.toFixed(3)} (ungated ${report.ungatedComparison.meanTokenTotalVariation.toFixed(3)}), histogram ${report.comparison.histogramTotalVariation.toFixed(3)}`,
+        "layer   learned   target",
+        ...report.comparison.layers.map((l) => `${String(l.layer).padStart(5)}   ${percent(l.learnedMass).padStart(7)}   ${percent(l.targetMass).padStart(6)}`),
+        `adapter: ${result.adapterDir}   report: ${path}`,
+      ];
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}
