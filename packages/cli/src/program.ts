@@ -3,6 +3,8 @@ import { Command } from "commander";
 import { registerLens } from "./commands/lens.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerTrainTiny } from "./commands/train-tiny.js";
+import { registerEval } from "./commands/eval.js";
+import { registerRl } from "./commands/rl.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerLens(program);
   registerGenerate(program);
   registerTrainTiny(program);
+  registerEval(program);
+  registerRl(program);
   return program;
 }
 

@@ -35,6 +35,7 @@ export function createProgress(label: string, total: number, options: ProgressOp
       process.stderr.write(`${label}: ${value}/${total} ${unit}  ${rate.toFixed(2)} ${unit}/s  eta ${eta.toFixed(0)}s  ${formatFields(fields)}\n`);
     };
     let lastFields: Record<string, string | number> = {};
+    let printed = -1;
     return {
       update(value, fields = {}) {
         last = value;
@@ -42,11 +43,12 @@ export function createProgress(label: string, total: number, options: ProgressOp
         const now = performance.now();
         if (now - lastPrint > 5000 || value >= total) {
           lastPrint = now;
+          printed = value;
           print(value, fields);
         }
       },
       stop() {
-        if (performance.now() - lastPrint > 1) print(last, lastFields);
+        if (printed !== last) print(last, lastFields);
       },
     };
   }

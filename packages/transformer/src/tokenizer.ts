@@ -163,8 +163,11 @@ export class Tokenizer {
   /** Token ids -> text. Exact inverse of encode for the Qwen tokenizers and the ones buildTokenizer trains. */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     this.checkIds(ids);
-    if (ids.length === 0) return "";
-    return this.tokenizer.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false });
+    // Ids past the tokenizer (a checkpoint's padded embedding rows) decode to nothing, as in
+    // Hugging Face tokenizers.
+    const known = ids.filter((id) => this.isKnown(id));
+    if (known.length === 0) return "";
+    return this.tokenizer.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 
   /**
@@ -175,6 +178,7 @@ export class Tokenizer {
   decodeTokens(ids: readonly number[]): string[] {
     this.checkIds(ids);
     return ids.map((id) => {
+      if (!this.isKnown(id)) return "";
       const added = this.addedTokens.get(id);
       if (added !== undefined) return added;
       const piece = this.tokenizer.id_to_token(id) ?? "";
@@ -235,11 +239,15 @@ export class Tokenizer {
     return [...new Set(ids)];
   }
 
+  private isKnown(id: number): boolean {
+    return id < this.vocabSize && this.tokenizer.id_to_token(id) !== undefined;
+  }
+
   private checkIds(ids: readonly number[]): void {
     if (!Array.isArray(ids)) throw new Error(`${this.source}: token ids must be an array`);
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.tokenizer.id_to_token(id) === undefined) {
-        throw new Error(`${this.source}: token id ${id} is not in the vocabulary (size ${this.vocabSize})`);
+      if (!Number.isInteger(id) || id < 0) {
+        throw new Error(`${this.source}: token id ${id} is not a valid id (a non-negative integer)`);
       }
     }
   }

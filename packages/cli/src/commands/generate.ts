@@ -2,6 +2,7 @@
 // chat template) or raw token ids.
 import type { Command } from "commander";
 import { generateTokens } from "@eecot/transformer";
+import { EarlyExitModel, loadEarlyExitAdapters, accountCompute, tracesOfGeneration } from "@eecot/early-exit";
 import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
 
 interface GenerateOptions {
@@ -14,6 +15,11 @@ interface GenerateOptions {
   topP: string;
   seed: string;
   json?: boolean;
+  adapter?: string;
+  exits?: string;
+  exitOffset?: string;
+  minExitProb?: string;
+  threshold?: string;
 }
 
 function number(value: string, flag: string): number {
@@ -34,6 +40,11 @@ export function registerGenerate(program: Command): void {
     .option("--temperature <t>", "0 = greedy", "0")
     .option("--top-p <p>", "nucleus sampling threshold", "1")
     .option("--seed <s>", "sampling seed", "0")
+    .option("--adapter <dir>", "early-exit adapter folder (PEFT LoRA + exit heads) to apply")
+    .option("--exits <mode>", "exit rule: sample (stochastic), threshold, none; default sample with --adapter, none without")
+    .option("--exit-offset <x>", "added to every exit logit (positive = exit earlier)")
+    .option("--min-exit-prob <p>", "gate: exits with probability below this are impossible")
+    .option("--threshold <p>", "with --exits threshold: exit at the first layer whose probability reaches p", "0.5")
     .option("--json", "print one JSON document on stdout")
     .action(async (options: GenerateOptions, command: Command) => {
       if (!options.prompt === !options.ids) throw new Error("generate needs exactly one of --prompt or --ids");
@@ -47,23 +58,63 @@ export function registerGenerate(program: Command): void {
       else promptIds = tokenizer!.encode(tokenizer!.applyChatTemplate([{ role: "user", content: options.prompt! }], { addGenerationPrompt: true }));
       validateVocabulary(promptIds, config.vocabSize);
       const maxNewTokens = number(options.maxNewTokens, "--max-new-tokens");
+      const temperature = number(options.temperature, "--temperature");
+      const seed = number(options.seed, "--seed");
+      const stopTokenIds = tokenizer?.eosTokenIds ?? config.eosTokenIds;
+      const padTokenId = tokenizer?.padTokenId ?? 0;
+      const earlyExit = options.adapter !== undefined || (options.exits !== undefined && options.exits !== "none");
       const started = performance.now();
-      const result = await generateTokens(params, config, [promptIds], {
-        maxNewTokens,
-        temperature: number(options.temperature, "--temperature"),
-        topP: number(options.topP, "--top-p"),
-        seed: number(options.seed, "--seed"),
-        stopTokenIds: tokenizer?.eosTokenIds ?? config.eosTokenIds,
-        padTokenId: tokenizer?.padTokenId ?? 0,
-      });
+      let tokens: number[];
+      let exitLayers: number[] | null = null;
+      let finished: boolean;
+      let compute: ReturnType<typeof accountCompute> | null = null;
+      if (earlyExit) {
+        const mode = (options.exits ?? "sample") as "sample" | "threshold" | "none";
+        if (!["sample", "threshold", "none"].includes(mode)) throw new Error(`--exits must be sample, threshold or none, got "${options.exits}"`);
+        const model = options.adapter ? await loadEarlyExitAdapters(options.adapter, loaded.model) : EarlyExitModel.create(loaded.model);
+        const result = await model.generate([promptIds], {
+          maxNewTokens,
+          temperature,
+          topP: number(options.topP, "--top-p"),
+          seed,
+          stopTokenIds,
+          padTokenId,
+          mode,
+          threshold: number(options.threshold ?? "0.5", "--threshold"),
+          ...(options.exitOffset !== undefined ? { exitOffset: number(options.exitOffset, "--exit-offset") } : {}),
+          ...(options.minExitProb !== undefined ? { minExitProb: number(options.minExitProb, "--min-exit-prob") } : {}),
+        });
+        const sequence = result.sequences[0]!;
+        tokens = sequence.tokens;
+        exitLayers = sequence.exitLayers;
+        finished = sequence.finished;
+        compute = accountCompute(config, tracesOfGeneration(result));
+        model.dispose();
+      } else {
+        const result = await generateTokens(params, config, [promptIds], { maxNewTokens, temperature, topP: number(options.topP, "--top-p"), seed, stopTokenIds, padTokenId });
+        tokens = result.tokens[0]!;
+        finished = result.finished[0]!;
+      }
       const seconds = (performance.now() - started) / 1000;
-      const tokens = result.tokens[0]!;
       const text = tokenizer ? tokenizer.decode(tokens, { skipSpecialTokens: true }) : null;
+      const pieces = tokenizer ? tokenizer.decodeTokens(tokens) : tokens.map(String);
       if (options.json) {
-        process.stdout.write(JSON.stringify({ model: options.model, backend: backend.name, promptIds, tokens, text, finished: result.finished[0], seconds }) + "\n");
+        process.stdout.write(
+          JSON.stringify({ model: options.model, adapter: options.adapter ?? null, backend: backend.name, promptIds, tokens, pieces, exitLayers, numLayers: config.numLayers, text, finished, seconds, compute }) + "\n",
+        );
         return;
       }
-      process.stdout.write(`${text ?? tokens.join(",")}\n`);
+      if (exitLayers) {
+        process.stdout.write(`token → exit layer (of ${config.numLayers})\n`);
+        pieces.forEach((piece, i) => process.stdout.write(`${JSON.stringify(piece).padEnd(16)} ${exitLayers![i]}\n`));
+        const early = exitLayers.filter((l) => l < config.numLayers).length;
+        process.stdout.write(`\n${text ?? tokens.join(",")}\n`);
+        process.stderr.write(
+          `early-exit rate ${((100 * early) / Math.max(1, exitLayers.length)).toFixed(1)}%, layers saved ${(100 * (compute?.averageLayerSavings ?? 0)).toFixed(1)}%, FLOPs saved ${(100 * (compute?.savedFraction ?? 0)).toFixed(1)}%\n`,
+        );
+      } else {
+        process.stdout.write(`${text ?? tokens.join(",")}\n`);
+      }
       process.stderr.write(`${tokens.length} tokens in ${seconds.toFixed(2)} s (${(tokens.length / seconds).toFixed(1)} tok/s)\n`);
     });
 }

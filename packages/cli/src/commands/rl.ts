@@ -1,0 +1,93 @@
+// `eecot rl`: stage 2 (RLOO with an exit-depth penalty) on a stage-1 adapter.
+import { join } from "node:path";
+import type { Command } from "commander";
+import { loadDataSpec } from "@eecot/datasets";
+import { loadEarlyExitAdapters } from "@eecot/early-exit";
+import { stopOnSignal } from "@eecot/rloo";
+import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { runRl } from "../rl-run.js";
+import { formatMetrics } from "../evaluate-model.js";
+
+interface RlOptions {
+  model: string;
+  adapter: string;
+  data: string;
+  evalData?: string;
+  out: string;
+  exitPenalty: string;
+  kl: string;
+  samplesPerPrompt: string;
+  promptsPerStep: string;
+  steps: string;
+  maxNewTokens: string;
+  lrLora: string;
+  lrHeads: string;
+  evalEvery: string;
+  checkpointEvery: string;
+  seed: string;
+  resume?: boolean;
+}
+
+export function registerRl(program: Command): void {
+  program
+    .command("rl")
+    .description("stage 2: RLOO with an exit-depth penalty (λ) and a KL penalty to the stage-1 policy (β)")
+    .requiredOption("--model <dir>", "Hugging Face model folder")
+    .requiredOption("--adapter <dir>", "stage-1 adapter folder (from eecot calibrate)")
+    .requiredOption("--data <spec>", 'training prompts, e.g. "gsm-synthetic:400,tom:400"')
+    .option("--eval-data <spec>", "held-out prompts (default: 32 + 32 generated with other seeds)")
+    .requiredOption("--out <dir>", "output folder: adapter/, checkpoints/, rl-metrics.jsonl")
+    .option("--exit-penalty <λ>", "exit-depth penalty λ", "1.5")
+    .option("--kl <β>", "KL-to-reference coefficient β", "0.05")
+    .option("--samples-per-prompt <k>", "rollouts per prompt (≥ 2)", "4")
+    .option("--prompts-per-step <n>", "prompts per step", "8")
+    .option("--steps <n>", "optimiser steps", "50")
+    .option("--max-new-tokens <n>", "rollout length limit", "96")
+    .option("--lr-lora <rate>", "Adam learning rate for LoRA", "1e-4")
+    .option("--lr-heads <rate>", "Adam learning rate for exit heads", "1e-3")
+    .option("--eval-every <n>", "held-out evaluation every n steps", "10")
+    .option("--checkpoint-every <n>", "checkpoint every n steps", "10")
+    .option("--seed <s>", "seed", "1234")
+    .option("--resume", "continue from the newest checkpoint in --out")
+    .action(async (options: RlOptions, command: Command) => {
+      await startBackend(command);
+      const loaded = await loadModelFolder(options.model);
+      const tokenizer = requireTokenizer(loaded, "rl");
+      const train = loadDataSpec(options.data).examples;
+      const heldOut = loadDataSpec(options.evalData ?? "gsm-synthetic:32:seed=99991:maxSteps=2:operations=+-:maxResult=99,tom:32:seed=99991").examples;
+      const model = await loadEarlyExitAdapters(options.adapter, loaded.model);
+      const stop = stopOnSignal();
+      const result = await runRl({
+        base: loaded.model,
+        model,
+        tokenizer,
+        train,
+        heldOut,
+        outDir: options.out,
+        resume: options.resume,
+        shouldStop: stop.shouldStop,
+        evalMaxNewTokens: Number(options.maxNewTokens),
+        config: {
+          exitPenalty: Number(options.exitPenalty),
+          klCoefficient: Number(options.kl),
+          samplesPerPrompt: Number(options.samplesPerPrompt),
+          promptsPerStep: Number(options.promptsPerStep),
+          steps: Number(options.steps),
+          maxNewTokens: Number(options.maxNewTokens),
+          learningRates: { lora: Number(options.lrLora), heads: Number(options.lrHeads) },
+          evalEvery: Number(options.evalEvery),
+          checkpointEvery: Number(options.checkpointEvery),
+          seed: Number(options.seed),
+        },
+      });
+      stop.dispose();
+      const first = result.curve[0]!;
+      process.stdout.write(
+        `stage 2 ${result.stopped ? "stopped" : "finished"}: held-out accuracy ${(100 * first.accuracy).toFixed(1)}% → ${(100 * result.final.accuracy).toFixed(1)}%, ` +
+          `average compute ${(100 * first.averageCompute).toFixed(1)}% → ${(100 * result.final.averageCompute).toFixed(1)}%, ` +
+          `total compute ${first.totalCompute.toFixed(1)} → ${result.final.totalCompute.toFixed(1)}\n`,
+      );
+      process.stdout.write(formatMetrics([{ label: "after RL", metrics: result.final }]) + "\n");
+      process.stderr.write(`rl: adapter in ${result.adapterDir}, metrics in ${join(options.out, "rl-metrics.jsonl")}\n`);
+    });
+}
