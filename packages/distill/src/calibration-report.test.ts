@@ -55,7 +55,7 @@ test("calibration moves the learned exit rate towards the target", async () => {
   const before = await calibrationReport(model, trajectories, { klFactor, gate: { offset: 0, minExitProb: 0 } });
   await calibrate(model, trajectories, {
     outDir: join(folder, "run"),
-    config: { klFactor, steps: 15, batchSize: 4, exitSamplesPerSequence: 2, learningRates: { lora: 1e-3, heads: 3e-2 }, checkpointEvery: 100 },
+    config: { klFactor, steps: 8, batchSize: 4, exitSamplesPerSequence: 2, learningRates: { lora: 1e-3, heads: 3e-2 }, checkpointEvery: 100 },
   });
   const after = await calibrationReport(model, trajectories, { klFactor, gate: { offset: 0, minExitProb: 0 } });
   expect(after.comparison.meanTokenTotalVariation).toBeLessThan(0.5 * before.comparison.meanTokenTotalVariation);
