@@ -9,21 +9,11 @@
 // a full training step (forward + backward + Adam) in tokens/s, early-exit decoding (forced
 // exit at the first exitable layer vs full depth), and peak RSS.
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { initBackend, tf, type BackendChoice } from "@eecot/tensor-core";
-import {
-  disposeCache,
-  generateTokens,
-  initQwenParams,
-  LanguageModelTrainer,
-  loadQwenModel,
-  parseQwenConfig,
-  qwenForward,
-  type QwenConfig,
-  type QwenParams,
-} from "@eecot/transformer";
+import { generateTokens, initQwenParams, LanguageModelTrainer, qwenForward } from "@eecot/transformer";
 import { benchModelConfigs, type BenchModel } from "./models.js";
 import { earlyExitDecodeBench } from "./early-exit-bench.js";
 
@@ -130,13 +120,14 @@ async function benchModel(model: BenchModel, backend: string, steps: number, dec
 function torchReference(models: BenchModel[], steps: number, decodeTokens: number): Map<string, number> {
   const script = fileURLToPath(new URL("./torch_reference.py", import.meta.url));
   const results = new Map<string, number>();
-  const probe = spawnSync("python3", ["-c", "import torch"], { encoding: "utf8" });
-  if (probe.status !== 0) {
-    console.log("compare-torch: python3 cannot import torch (install Debian's python3-torch, dev only); skipping the PyTorch comparison");
+  // Debian's python3-torch lives under /usr/bin/python3, which may not be the python3 on PATH.
+  const python = ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import torch"], { encoding: "utf8" }).status === 0);
+  if (!python) {
+    console.log("compare-torch: no python3 can import torch (install Debian's python3-torch, dev only); skipping the PyTorch comparison");
     return results;
   }
   for (const model of models) {
-    const out = spawnSync("python3", [script, JSON.stringify({ config: model.hfConfig, batch: model.train.batch, seqLen: model.train.seqLen, steps, decodeTokens })], {
+    const out = spawnSync(python, [script, JSON.stringify({ config: model.hfConfig, batch: model.train.batch, seqLen: model.train.seqLen, steps, decodeTokens })], {
       encoding: "utf8",
       env: { ...process.env, OMP_NUM_THREADS: "2", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "2" },
     });
@@ -192,9 +183,4 @@ async function main(): Promise<void> {
   if (values.json) writeFileSync(values.json, JSON.stringify({ rows, peakRssBytes: peakRss }, null, 2));
 }
 
-export type { QwenConfig, QwenParams };
-void existsSync;
-void loadQwenModel;
-void parseQwenConfig;
-void disposeCache;
 await main();

@@ -5,6 +5,7 @@ import { registerGenerate } from "./commands/generate.js";
 import { registerTrainTiny } from "./commands/train-tiny.js";
 import { registerEval } from "./commands/eval.js";
 import { registerRl } from "./commands/rl.js";
+import { registerReport } from "./commands/report.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerTrainTiny(program);
   registerEval(program);
   registerRl(program);
+  registerReport(program);
   return program;
 }
 
