@@ -122,7 +122,8 @@ for (const fixture of FIXTURES) {
       const metrics = (await readFile(resumed.metricsPath, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { event: string; step: number });
       expect(metrics.filter((m) => m.event === "step").map((m) => m.step)).toEqual([1, 2, 3, 4]);
 
-      // Resuming with another factor is refused.
+      // Starting fresh over existing checkpoints, or resuming with another factor, is refused.
+      await expect(calibrate(second, trajectories, { outDir, config })).rejects.toThrow(/already holds checkpoints \(steps 3, 4\)/);
       await expect(calibrate(second, trajectories, { outDir, config: { ...config, klFactor: 2 }, resume: true })).rejects.toThrow(/klFactor = 1, this run has 2/);
       straight.dispose();
       second.dispose();

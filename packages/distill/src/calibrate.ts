@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { Rng, tf } from "@eecot/tensor-core";
 import { saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import { AdamGroup } from "./adam.js";
-import { findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
+import { checkpointSteps, findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
 import { resolveDistillConfig, type DistillConfig, type DistillConfigOverrides } from "./config.js";
 import { computeLayerDivergences, type TokenSequence } from "./divergence.js";
 import type { PrescribedPass } from "./loss.js";
@@ -219,6 +219,10 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
       }
     }
     if (resumedFrom === null) {
+      const stale = await checkpointSteps(checkpointsDir);
+      if (stale.length > 0) {
+        throw new Error(`calibrate: ${checkpointsDir} already holds checkpoints (steps ${stale.join(", ")}) from an earlier run; resume it (--resume / resume: true) or choose a new output folder`);
+      }
       await writeFile(metricsPath, "");
       await record({ event: "targets", step: 0, klFactor: config.klFactor, trajectories: sequences.length, ...targetStatistics });
     }
