@@ -39,3 +39,4 @@ export {
   type CloseOptions,
   type FiniteDifferenceOptions,
 } from "./testing.js";
+export { batchMatMul, permuteAxes, type BatchMatMulOptions } from "./kernels/index.js";

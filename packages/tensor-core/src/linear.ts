@@ -4,10 +4,11 @@
 // here has a custom gradient built from explicit transposes, plain 2-D matMuls and scatterND.
 // M rows, K inner, N columns, V vocabulary, C channels.
 import { tf } from "./tf.js";
+import { batchMatMul } from "./kernels/index.js";
 
 /**
- * a @ b for 2-D tensors, with the gradients dA = dy @ bᵀ and dB = aᵀ @ dy computed as explicit
- * transposes followed by plain matMuls.
+ * a @ b for 2-D tensors (XNNPACK on wasm), with the gradients dA = dy @ bᵀ and dB = aᵀ @ dy
+ * computed by the SIMD batchMatMul kernel, which reads the transposed operand in place.
  */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
@@ -24,8 +25,11 @@ const matMul2dOp = tf.customGrad((a, b, save) => {
     value: tf.matMul(left, right), // [M, N]
     gradFunc: (dy, saved) => {
       const [savedLeft, savedRight] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const dLeft = tf.matMul(dy as tf.Tensor2D, tf.transpose(savedRight)); // [M, N] @ [N, K] -> [M, K]
-      const dRight = tf.matMul(tf.transpose(savedLeft), dy as tf.Tensor2D); // [K, M] @ [M, N] -> [K, N]
+      // The SIMD kernel reads transposed operands in place (no transpose copies); on other
+      // backends batchMatMul is tf.matMul.
+      const dy3 = tf.expandDims(dy as tf.Tensor2D, 0) as tf.Tensor3D; // [1, M, N]
+      const dLeft = tf.squeeze(batchMatMul(dy3, tf.expandDims(savedRight, 0) as tf.Tensor3D, { transposeB: true }), [0]); // [M, K]
+      const dRight = tf.squeeze(batchMatMul(tf.expandDims(savedLeft, 0) as tf.Tensor3D, dy3, { transposeA: true }), [0]); // [K, N]
       return [dLeft, dRight];
     },
   };

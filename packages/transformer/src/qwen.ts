@@ -6,8 +6,10 @@
 //
 // Speed (ENGINE-NOTES): on wasm only 2-D non-transposed matMul is fast, so every projection
 // goes through `linear` (2-D matMul with an explicit-transpose custom gradient), weights are
-// stored pre-transposed as [in, out], and GQA groups queries instead of tiling keys.
-import { tf, linear, embeddingLookup } from "@eecot/tensor-core";
+// stored pre-transposed as [in, out], GQA groups queries instead of tiling keys, and attention's
+// batched matMuls and head permutations use tensor-core's SIMD kernels (`batchMatMul`,
+// `permuteAxes`; plain tf ops on other backends).
+import { tf, linear, embeddingLookup, batchMatMul, permuteAxes } from "@eecot/tensor-core";
 import type { QwenConfig } from "./config.js";
 
 type Tensor = tf.Tensor;
@@ -163,8 +165,8 @@ export function attentionKv(
   if (layer.kNorm) k = rmsNorm(k, layer.kNorm, config.rmsNormEps) as tf.Tensor4D;
   k = applyRope(k, context.cos, context.sin); // [B, T, K, D]
   const v = tf.reshape(project(xNorm, layer.vProj, layerIndex, "v_proj", adapter), [B, T, K, D]);
-  const keysT = tf.reshape(tf.transpose(k, [0, 2, 3, 1]), [B * K, D, T]) as tf.Tensor3D; // [B*K, D, T]
-  const values = tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [B * K, T, D]) as tf.Tensor3D; // [B*K, T, D]
+  const keysT = tf.reshape(permuteAxes(k, [0, 2, 3, 1]), [B * K, D, T]) as tf.Tensor3D; // [B*K, D, T]
+  const values = tf.reshape(permuteAxes(v, [0, 2, 1, 3]), [B * K, T, D]) as tf.Tensor3D; // [B*K, T, D]
   if (!past) return { keysT, values };
   return {
     keysT: tf.concat([past.keysT, keysT], 2), // [B*K, D, S]
@@ -192,12 +194,12 @@ export function attention(
   if (layer.qNorm) q = rmsNorm(q, layer.qNorm, config.rmsNormEps) as tf.Tensor4D;
   q = applyRope(q, context.cos, context.sin); // [B, T, H, D]
   // Group the G query heads that share a kv head: [B, T, K, G, D] → [B*K, G*T, D].
-  const grouped = tf.reshape(tf.transpose(tf.reshape(q, [B, T, K, G, D]), [0, 2, 3, 1, 4]), [B * K, G * T, D]) as tf.Tensor3D;
+  const grouped = tf.reshape(permuteAxes(tf.reshape(q, [B, T, K, G, D]), [0, 2, 3, 1, 4]), [B * K, G * T, D]) as tf.Tensor3D;
   const scaled = tf.mul(grouped, 1 / Math.sqrt(D)) as tf.Tensor3D;
-  const scores = tf.reshape(tf.matMul(scaled, kv.keysT), [B, K, G, T, S]); // [B, K, G, T, S]
+  const scores = tf.reshape(batchMatMul(scaled, kv.keysT), [B, K, G, T, S]); // [B, K, G, T, S]
   const weights = tf.reshape(tf.softmax(tf.add(scores, context.mask), -1), [B * K, G * T, S]) as tf.Tensor3D;
-  const out = tf.matMul(weights, kv.values); // [B*K, G*T, D]
-  const merged = tf.reshape(tf.transpose(tf.reshape(out, [B, K, G, T, D]), [0, 3, 1, 2, 4]), [B * T, H * D]) as tf.Tensor2D;
+  const out = batchMatMul(weights, kv.values); // [B*K, G*T, D]
+  const merged = tf.reshape(permuteAxes(tf.reshape(out, [B, K, G, T, D]), [0, 3, 1, 2, 4]), [B * T, H * D]) as tf.Tensor2D;
   return project(merged, layer.oProj, layerIndex, "o_proj", adapter); // [B*T, C]
 }
 
