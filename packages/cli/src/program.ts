@@ -6,6 +6,7 @@ import { registerTrainTiny } from "./commands/train-tiny.js";
 import { registerEval } from "./commands/eval.js";
 import { registerRl } from "./commands/rl.js";
 import { registerReport } from "./commands/report.js";
+import { registerDemo } from "./commands/demo.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerRl(program);
   registerReport(program);
+  registerDemo(program);
   return program;
 }
 
