@@ -13,6 +13,8 @@ export interface ProgressOptions {
   unit?: string;
   /** Silence everything (tests). */
   quiet?: boolean;
+  /** Where a resumed job starts: the rate and ETA count only the work done in this run. */
+  initial?: number;
 }
 
 function formatFields(fields: Record<string, string | number>): string {
@@ -25,12 +27,13 @@ export function createProgress(label: string, total: number, options: ProgressOp
   const unit = options.unit ?? "it";
   if (options.quiet || process.env.EECOT_QUIET === "1") return { update: () => {}, stop: () => {} };
   const started = performance.now();
+  const initial = options.initial ?? 0;
   if (!process.stderr.isTTY) {
     let lastPrint = 0;
     let last = 0;
     const print = (value: number, fields: Record<string, string | number>) => {
       const seconds = (performance.now() - started) / 1000;
-      const rate = value / Math.max(seconds, 1e-9);
+      const rate = (value - initial) / Math.max(seconds, 1e-9);
       const eta = rate > 0 ? (total - value) / rate : 0;
       process.stderr.write(`${label}: ${value}/${total} ${unit}  ${rate.toFixed(2)} ${unit}/s  eta ${eta.toFixed(0)}s  ${formatFields(fields)}\n`);
     };
@@ -62,11 +65,11 @@ export function createProgress(label: string, total: number, options: ProgressOp
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0, { rate: "0", fields: "" });
+  bar.start(total, initial, { rate: "0", fields: "" });
   return {
     update(value, fields = {}) {
       const seconds = (performance.now() - started) / 1000;
-      bar.update(value, { rate: (value / Math.max(seconds, 1e-9)).toFixed(2), fields: formatFields(fields) });
+      bar.update(value, { rate: ((value - initial) / Math.max(seconds, 1e-9)).toFixed(2), fields: formatFields(fields) });
     },
     stop() {
       bar.stop();

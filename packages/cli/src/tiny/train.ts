@@ -222,11 +222,16 @@ export async function trainTinyReasoner(
     targets.forEach((t, i) => (t as tf.Variable).assign(fresh[i]!));
     tf.dispose([...fresh, restored.lmHeadT]);
     const optimizerTensors = await openSafetensors(join(checkpointDir, "optimizer.safetensors"));
-    const weights = [];
-    for (const name of optimizerTensors.tensorNames) {
-      const info = optimizerTensors.info(name);
+    // tfjs's Adam matches its moments to variables by position, so restore them in the trainer's
+    // variable order (iterations, every first moment, every second moment).
+    const read = async (name: string) => {
+      if (!optimizerTensors.has(name)) throw new Error(`${join(checkpointDir, "optimizer.safetensors")}: missing optimizer slot "${name}"`);
       const values = await optimizerTensors.read(name);
-      weights.push({ name, tensor: tf.tensor(values as Float32Array | Int32Array, info.shape as number[], values instanceof Int32Array ? "int32" : "float32") });
+      return tf.tensor(values as Float32Array | Int32Array, optimizerTensors.info(name).shape as number[], values instanceof Int32Array ? "int32" : "float32");
+    };
+    const weights = [{ name: "iter", tensor: await read("iter") }];
+    for (const suffix of ["m", "v"]) {
+      for (const variable of trainer.variables) weights.push({ name: `${variable.name}/${suffix}`, tensor: await read(`${variable.name}/${suffix}`) });
     }
     await trainer.optimizer.setWeights(weights);
     trainer.step = state.trainerStep;
@@ -240,7 +245,7 @@ export async function trainTinyReasoner(
   let tokensSeen = 0;
   let lastLoss = NaN;
   let lastEval = NaN;
-  const progress = createProgress("train tiny reasoner", config.steps, { unit: "steps" });
+  const progress = createProgress("train tiny reasoner", config.steps, { unit: "steps", initial: start });
   for (let step = start; step < config.steps; step++) {
     const batch = makeBatch(schedule[step]!.map((i) => encoded[i]!), padId);
     const { loss, gradNorm, learningRate } = await trainer.trainStep(batch);
