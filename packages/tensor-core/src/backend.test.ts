@@ -64,13 +64,41 @@ describe("initBackend", () => {
     vi.stubEnv("EECOT_BACKEND", "tensorflow");
     const { initBackend } = await freshBackendModule();
     await expect(initBackend({ quiet: true })).rejects.toThrow(
-      "EECOT_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: run `pnpm add @tensorflow/tfjs-node` (needs network to download libtensorflow");
+      "EECOT_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: run `pnpm add @tensorflow/tfjs-node` (or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; needs network to download libtensorflow 2.9.1");
     await expect(initBackend({ backend: "tensorflow", quiet: true })).rejects.toThrow('backend: "tensorflow" but neither');
   });
 
-  it("says webgpu is not yet available and how to install it", async () => {
-    const { initBackend } = await freshBackendModule();
-    await expect(initBackend({ backend: "webgpu", quiet: true })).rejects.toThrow(
-      'backend: "webgpu": the webgpu backend is not yet available here: @tensorflow/tfjs-backend-webgpu and webgpu are not installed: run `pnpm add @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu`');
+  it("fails clearly when webgpu is forced but no adapter can be created", async () => {
+    // A navigator.gpu whose requestAdapter() answers null, as Dawn does without a Vulkan driver.
+    const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+    Object.defineProperty(globalThis, "navigator", { value: { gpu: { requestAdapter: async () => null } }, configurable: true, writable: true });
+    try {
+      vi.stubEnv("EECOT_BACKEND", "webgpu");
+      const { initBackend } = await freshBackendModule();
+      await expect(initBackend({ quiet: true })).rejects.toThrow(/^EECOT_BACKEND=webgpu: the webgpu backend cannot start: no WebGPU adapter: Dawn found no usable Vulkan driver \(.*\); install the optional dependencies/);
+      expect(tf.getBackend()).not.toBe("webgpu");
+    } finally {
+      if (saved) Object.defineProperty(globalThis, "navigator", saved);
+      else delete (globalThis as { navigator?: unknown }).navigator;
+    }
+  });
+
+  it("probeWebgpu reports a software adapter as such, and auto never picks it", async () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+    const adapter = { info: { vendor: "mesa", architecture: "software", device: "llvmpipe", description: "llvmpipe: Mesa 25.0.7", isFallbackAdapter: true }, limits: { maxStorageBufferBindingSize: 134_217_728, maxBufferSize: 2 ** 32 - 1 } };
+    Object.defineProperty(globalThis, "navigator", { value: { gpu: { requestAdapter: async () => adapter } }, configurable: true, writable: true });
+    try {
+      vi.resetModules();
+      const { probeWebgpu } = await import("./webgpu.js");
+      expect(await probeWebgpu()).toEqual({
+        available: true,
+        adapter: { name: "llvmpipe: Mesa 25.0.7", vendor: "mesa", architecture: "software", software: true, maxStorageBufferBindingSize: 134_217_728, maxBufferSize: 2 ** 32 - 1 },
+      });
+      const { initBackend } = await import("./backend.js"); // same module graph: the probe above is cached
+      expect((await initBackend({ backend: "auto", quiet: true })).name).toBe("wasm");
+    } finally {
+      if (saved) Object.defineProperty(globalThis, "navigator", saved);
+      else delete (globalThis as { navigator?: unknown }).navigator;
+    }
   });
 });

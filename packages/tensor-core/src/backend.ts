@@ -1,12 +1,12 @@
 // Choosing and starting the TensorFlow.js backend: explicit option > env EECOT_BACKEND > auto.
 // auto = tensorflow (libtensorflow via @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node) when
-// one is installed, else wasm (XNNPACK, SIMD), else cpu (pure JS). See ENGINE-NOTES.md.
-import { createRequire } from "node:module";
+// one is installed, else webgpu when a hardware GPU adapter exists (Dawn via the `webgpu`
+// package; software adapters such as lavapipe are left to EECOT_BACKEND=webgpu), else wasm
+// (XNNPACK, SIMD), else cpu (pure JS). See ENGINE-NOTES.md and README.md ("Backends").
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { tf } from "./tf.js";
+import { importOptional, mayHaveHardwareGpu, probeWebgpu, registerWebgpuBackend, type OptionalImport } from "./webgpu.js";
 
 /** Backends `initBackend` can start; "auto" picks one as described above. */
 export type BackendChoice = "auto" | "wasm" | "cpu" | "tensorflow" | "webgpu";
@@ -20,6 +20,10 @@ export interface BackendInfo {
   readonly threads: number;
   /** GPU adapter (webgpu) or package that supplied the backend (tensorflow), when known. */
   readonly adapter?: string;
+  /** webgpu only: the adapter is a CPU renderer (e.g. lavapipe), correct but slow. */
+  readonly software?: boolean;
+  /** webgpu only: largest buffer one shader may bind, in bytes; bigger tensors cannot be used. */
+  readonly maxStorageBufferBindingSize?: number;
 }
 
 export interface InitBackendOptions {
@@ -32,8 +36,7 @@ export interface InitBackendOptions {
 }
 
 const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
-const TENSORFLOW_INSTALL = "run `pnpm add @tensorflow/tfjs-node` (needs network to download libtensorflow; approve its install script with `pnpm approve-builds`)";
-const WEBGPU_INSTALL = "run `pnpm add @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu` (needs a Vulkan driver, e.g. Mesa >= 24 lavapipe for software rendering)";
+const TENSORFLOW_INSTALL = "run `pnpm add @tensorflow/tfjs-node` (or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; needs network to download libtensorflow 2.9.1; approve its install script with `pnpm approve-builds`)";
 
 /** Started backends by name, so a repeated call returns the same info object. */
 const started = new Map<BackendInfo["name"], Promise<BackendInfo>>();
@@ -93,7 +96,17 @@ function resolveChoice(option: BackendChoice | undefined): { choice: BackendChoi
 async function startAuto(log: (line: string) => void): Promise<BackendInfo> {
   const tensorflow = await importTensorflow();
   if (tensorflow.kind === "loaded") return finish(await startTensorflow(tensorflow.packageName, "auto"), log);
-  if (tensorflow.kind === "failed") log(`eecot: ${tensorflow.packageName} is installed but failed to load (${tensorflow.message}); trying wasm`);
+  if (tensorflow.kind === "failed") log(`eecot: ${tensorflow.packageName} is installed but failed to load (${tensorflow.message}); trying webgpu, then wasm`);
+  if (mayHaveHardwareGpu()) {
+    const probe = await probeWebgpu();
+    if (probe.available && !probe.adapter.software) {
+      try {
+        return finish(await startWebgpu("auto", log), log);
+      } catch (error) {
+        log(`eecot: webgpu backend failed (${(error as Error).message}); trying wasm`);
+      }
+    }
+  }
   try {
     return finish(await startWasm(), log);
   } catch (error) {
@@ -119,7 +132,7 @@ async function startNamed(name: Exclude<BackendChoice, "auto">, source: string, 
       return finish(await startTensorflow(tensorflow.packageName, source), log);
     }
     case "webgpu":
-      return finish(await startWebgpu(source), log);
+      return finish(await startWebgpu(source, log), log);
   }
 }
 
@@ -138,7 +151,7 @@ function describe(info: BackendInfo): string {
     case "tensorflow":
       return `tensorflow (${info.adapter ?? "libtensorflow"}, ${threads})`;
     case "webgpu":
-      return `webgpu (${info.adapter ?? "unknown adapter"})`;
+      return `webgpu (${info.adapter ?? "unknown adapter"}${info.software ? "; software renderer: for tests, slower than wasm" : ""})`;
   }
 }
 
@@ -174,35 +187,11 @@ async function startTensorflow(packageName: string, source: string): Promise<Bac
   return { name: "tensorflow", threads: availableParallelism(), adapter: packageName };
 }
 
-async function startWebgpu(source: string): Promise<BackendInfo> {
-  const webgpu = await importOptional("webgpu");
-  const backendModule = webgpu.kind === "loaded" ? await importOptional("@tensorflow/tfjs-backend-webgpu") : webgpu;
-  if (webgpu.kind === "missing" || backendModule.kind === "missing") {
-    throw new Error(`${source}: the webgpu backend is not yet available here: @tensorflow/tfjs-backend-webgpu and webgpu are not installed: ${WEBGPU_INSTALL}`);
-  }
-  if (webgpu.kind === "failed" || backendModule.kind === "failed") {
-    const failed = webgpu.kind === "failed" ? webgpu : backendModule;
-    throw new Error(`${source}: the webgpu backend is not available: ${failed.packageName} failed to load: ${failed.kind === "failed" ? failed.message : ""}`);
-  }
-  // Dawn's Node binding: expose navigator.gpu and the WebGPU globals (GPUBufferUsage, ...).
-  const { create, globals } = webgpu.module as { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
-  Object.assign(globalThis, globals);
-  if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
-    Object.defineProperty(globalThis, "navigator", { value: { gpu: create([]) }, configurable: true, writable: true });
-  }
-  if (!tf.findBackendFactory("webgpu")) {
-    throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu registered its backend on another copy of @tensorflow/tfjs-core; install version ${tf.version_core}`);
-  }
+async function startWebgpu(source: string, log: (line: string) => void): Promise<BackendInfo> {
+  const adapter = await registerWebgpuBackend(source, log);
   await activate("webgpu");
-  const adapterInfo = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
-  const adapter = [adapterInfo?.vendor, adapterInfo?.architecture].filter(Boolean).join(" ") || undefined;
-  return { name: "webgpu", threads: 1, ...(adapter ? { adapter } : {}) };
+  return { name: "webgpu", threads: 1, adapter: adapter.name, software: adapter.software, maxStorageBufferBindingSize: adapter.maxStorageBufferBindingSize };
 }
-
-type OptionalImport =
-  | { kind: "loaded"; packageName: string; module: unknown }
-  | { kind: "missing"; packageName: string }
-  | { kind: "failed"; packageName: string; message: string };
 
 async function importTensorflow(): Promise<OptionalImport> {
   let firstFailure: OptionalImport | undefined;
@@ -212,34 +201,4 @@ async function importTensorflow(): Promise<OptionalImport> {
     if (result.kind === "failed") firstFailure ??= result;
   }
   return firstFailure ?? { kind: "missing", packageName: TENSORFLOW_PACKAGES.join(" / ") };
-}
-
-/**
- * Imports an optional package, resolving it from this package first and then from the current
- * working directory (an application may install it without tensor-core seeing it under pnpm).
- */
-async function importOptional(packageName: string): Promise<OptionalImport> {
-  const specifier: string = packageName; // a variable keeps bundlers and tsc from resolving it
-  try {
-    return { kind: "loaded", packageName, module: await import(specifier) };
-  } catch (error) {
-    if (!isNotFound(error, packageName)) return { kind: "failed", packageName, message: (error as Error).message };
-  }
-  let resolved: string;
-  try {
-    resolved = createRequire(join(process.cwd(), "noop.js")).resolve(packageName);
-  } catch {
-    return { kind: "missing", packageName };
-  }
-  try {
-    return { kind: "loaded", packageName, module: await import(pathToFileURL(resolved).href) };
-  } catch (error) {
-    return { kind: "failed", packageName, message: (error as Error).message };
-  }
-}
-
-function isNotFound(error: unknown, packageName: string): boolean {
-  const { code, message } = error as { code?: string; message?: string };
-  const notFound = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /Cannot find (module|package)|Failed to (load|resolve)/i.test(message ?? "");
-  return notFound && (message ?? "").includes(packageName);
 }

@@ -9,6 +9,44 @@ export {
   type InitBackendOptions,
 } from "./backend.js";
 export {
+  probeWebgpu,
+  webgpuAdapter,
+  webgpuBufferPoolStats,
+  mayHaveHardwareGpu,
+  WEBGPU_INSTALL,
+  type WebgpuAdapter,
+  type WebgpuProbe,
+} from "./webgpu.js";
+export { limitBufferPool, defaultMaxPooledBytes, type BufferPoolStats, type BufferManagerLike, type PooledBuffer } from "./webgpu-buffer-pool.js";
+export {
+  estimateMemory,
+  countParameters,
+  memoryBudget,
+  checkMemory,
+  assertMemoryFits,
+  formatMemoryEstimate,
+  formatBytes,
+  resolveMemoryWorkload,
+  MemoryEstimateError,
+  DEFAULT_MEMORY_WORKLOAD,
+  type DecoderShape,
+  type MemoryWorkload,
+  type MemoryEstimate,
+  type MemoryBudget,
+  type MemoryCheck,
+  type BudgetBackend,
+  type AssertMemoryOptions,
+} from "./memory-estimate.js";
+export {
+  splitVocabularyColumns,
+  splitVocabularyRows,
+  disposeVocabularyChunks,
+  chunkedLogits,
+  chunkedTokenLogProbs,
+  vocabularyChunkColumns,
+  type VocabularyChunks,
+} from "./chunked-logits.js";
+export {
   openSafetensors,
   loadCheckpointTensors,
   writeSafetensors,

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  assertMemoryFits,
+  checkMemory,
+  countParameters,
+  estimateMemory,
+  formatBytes,
+  memoryBudget,
+  MemoryEstimateError,
+  type DecoderShape,
+} from "./memory-estimate.js";
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+// Published shapes. Qwen3-0.6B: 0.6B parameters, 0.44B without the embedding (model card).
+const QWEN3_0_6B: DecoderShape = { vocabSize: 151_936, hiddenSize: 1024, intermediateSize: 3072, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true, qkNorm: true };
+const QWEN3_4B: DecoderShape = { vocabSize: 151_936, hiddenSize: 2560, intermediateSize: 9728, numLayers: 36, numHeads: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true, qkNorm: true };
+// The transformer package's tiny fixtures (test/fixtures/*/config.json).
+const QWEN3_TINY: DecoderShape = { vocabSize: 384, hiddenSize: 64, intermediateSize: 160, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 32, tieWordEmbeddings: true, qkNorm: true };
+const QWEN2_TINY: DecoderShape = { vocabSize: 384, hiddenSize: 96, intermediateSize: 192, numLayers: 4, numHeads: 6, numKvHeads: 2, headDim: 16, tieWordEmbeddings: false, attentionBias: true };
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe("countParameters", () => {
+  it("matches the element counts of the fixture checkpoints and the published Qwen3 sizes", () => {
+    // Summed from the safetensors headers of qwen3-tiny-f32 and qwen2-tiny-f32.
+    expect(countParameters(QWEN3_TINY)).toBe(357_568);
+    expect(countParameters(QWEN2_TINY)).toBe(394_720);
+    // Qwen3-0.6B: 151,936·1,024 embedding + 28 · 15,730,944 per layer + 1,024 final norm.
+    expect(countParameters(QWEN3_0_6B)).toBe(596_049_920);
+    expect(countParameters(QWEN3_0_6B) - 151_936 * 1024).toBeCloseTo(0.44e9, -7);
+    expect(countParameters(QWEN3_4B)).toBe(4_022_468_096);
+  });
+});
+
+describe("estimateMemory", () => {
+  it("weights are parameters × 4 bytes, a tied head is counted again, and the KV cache is 2·L·B·K·D·S floats", () => {
+    const e = estimateMemory(QWEN3_0_6B, { batchSize: 1, sequenceLength: 2048, positionsPerCall: 64 });
+    expect(e.parameters).toBe(596_049_920);
+    expect(e.weightBytes).toBe(596_049_920 * 4);
+    expect(e.tiedHeadCopyBytes).toBe(151_936 * 1024 * 4); // 594 MiB
+    expect(e.kvCacheBytes).toBe(2 * 28 * 8 * 128 * 2048 * 4); // 224 MiB
+    expect(estimateMemory(QWEN2_TINY).tiedHeadCopyBytes).toBe(0);
+    expect(e.totalBytes).toBe(e.weightBytes + e.tiedHeadCopyBytes + e.kvCacheBytes + e.activationBytes + e.logitsBytes + e.optimizerBytes);
+  });
+
+  it("activations grow with layers, batch and positions; logits with rows; training adds state and backward work", () => {
+    const base = estimateMemory(QWEN3_0_6B, { sequenceLength: 512, positionsPerCall: 512 });
+    const deeper = estimateMemory({ ...QWEN3_0_6B, numLayers: 56 }, { sequenceLength: 512, positionsPerCall: 512 });
+    expect(deeper.activationBytes).toBe(2 * base.activationBytes); // every layer's intermediates live until the forward returns
+    const batch = estimateMemory(QWEN3_0_6B, { batchSize: 2, sequenceLength: 512, positionsPerCall: 512 });
+    expect(batch.activationBytes).toBe(2 * base.activationBytes);
+    expect(base.logitsBytes).toBe(151_936 * 4); // one row: the last position
+    const everyPosition = estimateMemory(QWEN3_0_6B, { sequenceLength: 512, positionsPerCall: 512, logitsForEveryPosition: true });
+    expect(everyPosition.logitsBytes).toBe(512 * 151_936 * 4);
+    const training = estimateMemory(QWEN3_0_6B, { sequenceLength: 512, positionsPerCall: 512, trainableParameters: 1_000_000 });
+    expect(training.optimizerBytes).toBe(12_000_000); // gradient + two Adam moments
+    expect(training.activationBytes).toBeGreaterThan(1.9 * base.activationBytes);
+  });
+
+  it("names the largest tensor, which chunking the logits shrinks", () => {
+    const whole = estimateMemory(QWEN3_0_6B, { sequenceLength: 64 });
+    expect(whole.largestTensor).toEqual({ name: "embedding table [151936, 1024]", bytes: 151_936 * 1024 * 4 });
+    const prefill = estimateMemory(QWEN3_TINY, { sequenceLength: 4096, logitsForEveryPosition: true, logitsChunkColumns: 128 });
+    expect(prefill.largestTensor.name).toBe("attention scores [1, 4, 4096, 4096]");
+    const logits = estimateMemory(QWEN3_TINY, { batchSize: 4, sequenceLength: 64, logitsForEveryPosition: true });
+    expect(logits.largestTensor).toEqual({ name: "logits [256, 384]", bytes: 256 * 384 * 4 });
+  });
+
+  it("rejects bad shapes and workloads by name", () => {
+    expect(() => estimateMemory({ ...QWEN3_TINY, numLayers: 0 })).toThrow("estimateMemory: numLayers must be a positive integer, got 0");
+    expect(() => estimateMemory(QWEN3_TINY, { sequenceLength: 8, positionsPerCall: 9 })).toThrow("MemoryWorkload: positionsPerCall (9) exceeds sequenceLength (8)");
+    expect(() => estimateMemory(QWEN3_TINY, { batchSize: 1.5 })).toThrow("MemoryWorkload: batchSize must be a positive integer, got 1.5");
+  });
+});
+
+describe("memoryBudget and checkMemory", () => {
+  it("budgets: wasm's 4 GiB heap, system memory for cpu and software GPUs, unknown for hardware GPUs, env override", () => {
+    expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null });
+    expect(memoryBudget({ name: "wasm" }, 2 * GiB).bytes).toBe(2 * GiB);
+    expect(memoryBudget({ name: "cpu" }, 8 * GiB).bytes).toBe(8 * GiB);
+    expect(memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 8 * GiB)).toEqual({ bytes: 8 * GiB, source: "system memory (software GPU)", maxTensorBytes: 128 * MiB });
+    expect(memoryBudget({ name: "webgpu", software: false, maxStorageBufferBindingSize: 2 * GiB }).bytes).toBeNull();
+    vi.stubEnv("EECOT_DEVICE_MEMORY_GB", "80");
+    expect(memoryBudget({ name: "webgpu", maxStorageBufferBindingSize: 2 * GiB })).toEqual({ bytes: 80 * GiB, source: "EECOT_DEVICE_MEMORY_GB=80", maxTensorBytes: 2 * GiB });
+    vi.stubEnv("EECOT_DEVICE_MEMORY_GB", "lots");
+    expect(() => memoryBudget({ name: "wasm" })).toThrow("EECOT_DEVICE_MEMORY_GB=lots is not a positive number of GiB");
+  });
+
+  it("verdicts: 0.6B fits wasm for short prompts; 4B clearly does not; over the binding limit is too big; tight in between", () => {
+    const wasm = memoryBudget({ name: "wasm" }, 64 * GiB);
+    const small = checkMemory(estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32 }), wasm);
+    expect(small.verdict).toBe("fits");
+    expect(small.message).toMatch(/^memory estimate for 0\.60B parameters \(batch 1, 256 positions, 32 per call\): weights 2\.22 GiB \+ tied head copy 594 MiB \+ KV cache 56\.0 MiB \+ .* = .* GiB; budget 4\.00 GiB/);
+    const big = checkMemory(estimateMemory(QWEN3_4B, { sequenceLength: 256, positionsPerCall: 32 }), wasm);
+    expect(big.verdict).toBe("too-big");
+    expect(big.message).toMatch(/this will not fit: it needs about 1\d\.\d GiB but the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB/);
+    const lavapipe = memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 64 * GiB);
+    const bound = checkMemory(estimateMemory(QWEN3_0_6B, { sequenceLength: 64 }), lavapipe);
+    expect(bound.verdict).toBe("too-big");
+    expect(bound.message).toContain("the embedding table [151936, 1024] is 594 MiB but this GPU binds at most 128 MiB per buffer");
+    const estimate = estimateMemory(QWEN3_0_6B, { sequenceLength: 1024, positionsPerCall: 512 }); // activations > weights
+    expect(checkMemory(estimate, { bytes: estimate.totalBytes / 1.1, source: "test", maxTensorBytes: null }).verdict).toBe("tight");
+    expect(checkMemory(estimate, { bytes: null, source: "unknown GPU memory", maxTensorBytes: null }).verdict).toBe("unknown");
+  });
+
+  it("assertMemoryFits prints one line and refuses politely (unless forced)", () => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    expect(assertMemoryFits(QWEN3_TINY, { sequenceLength: 64 }, { name: "wasm" }, { log, systemBytes: 64 * GiB }).parameters).toBe(357_568);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^eecot: memory estimate for 0\.4M parameters/);
+    expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(MemoryEstimateError);
+    expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(/^not loading the model: memory estimate for 4\.02B parameters .* this will not fit/);
+    expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, force: true })).not.toThrow();
+  });
+
+  it("formatBytes", () => {
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(151_936 * 1024 * 4)).toBe("594 MiB");
+    expect(formatBytes(596_049_920 * 4)).toBe("2.22 GiB");
+  });
+});
