@@ -60,16 +60,18 @@ export function learningRateAt(config: LmTrainingConfig, step: number): number {
   return config.minLearningRate + 0.5 * (config.learningRate - config.minLearningRate) * (1 + Math.cos(Math.PI * progress));
 }
 
+let nextInstance = 0;
+
 /** Randomly initialised trainable parameters (normal(0, 0.02) matrices, unit norms, zero biases). */
 export function initQwenParams(config: QwenConfig, seed: number): QwenParams {
   const rng = new Rng(seed);
   const { hiddenSize: C, numHeads: H, numKvHeads: K, headDim: D, intermediateSize: F, vocabSize: V } = config;
-  let counter = 0;
-  const name = (n: string) => `${n}`;
+  // tf.Variable names are global and must be unique: suffix this model's instance number.
+  const instance = nextInstance++;
+  const name = (n: string) => (instance === 0 ? n : `${n}#${instance}`);
   const matrix = (rows: number, cols: number, label: string, std = 0.02): tf.Variable<tf.Rank.R2> => {
     const values = new Float32Array(rows * cols);
     for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
-    counter++;
     return tf.variable(tf.tensor2d(values, [rows, cols]), true, name(label)) as tf.Variable<tf.Rank.R2>;
   };
   const ones = (n: number, label: string) => tf.variable(tf.ones([n]), true, name(label)) as tf.Variable<tf.Rank.R1>;
@@ -98,7 +100,6 @@ export function initQwenParams(config: QwenConfig, seed: number): QwenParams {
     });
   }
   const embedTokens = matrix(V, C, "model.embed_tokens");
-  void counter;
   const lmHeadT = config.tieWordEmbeddings ? (tf.transpose(embedTokens) as tf.Tensor2D) : matrix(C, V, "lm_head.weightT");
   return { embedTokens, layers, norm: ones(C, "model.norm"), lmHeadT };
 }

@@ -147,10 +147,18 @@ async function saveCheckpoint(dir: string, trainer: LanguageModelTrainer, config
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   await writeSafetensors(join(staging, "model.safetensors"), await checkpointRecords(config, trainer.params));
+  // Slots are stored by variable position (tfjs matches Adam moments to variables by position;
+  // variable names carry a per-process instance suffix).
+  const position = new Map(trainer.variables.map((v, i) => [v.name, i]));
+  const slotName = (name: string) => {
+    if (name === "iter") return name;
+    const [variable, moment] = [name.slice(0, name.lastIndexOf("/")), name.slice(name.lastIndexOf("/") + 1)];
+    return `${moment}.${position.get(variable)}`;
+  };
   const optimizerWeights = await trainer.optimizer.getWeights();
   const records: Record<string, SafetensorsTensor> = {};
   for (const { name, tensor } of optimizerWeights) {
-    records[name] =
+    records[slotName(name)] =
       tensor.dtype === "int32"
         ? { dtype: "I32", shape: [...tensor.shape], data: (await tensor.data()) as Int32Array }
         : { dtype: "F32", shape: [...tensor.shape], data: (await tensor.data()) as Float32Array };
@@ -229,9 +237,9 @@ export async function trainTinyReasoner(
       const values = await optimizerTensors.read(name);
       return tf.tensor(values as Float32Array | Int32Array, optimizerTensors.info(name).shape as number[], values instanceof Int32Array ? "int32" : "float32");
     };
-    const weights = [{ name: "iter", tensor: await read("iter") }];
-    for (const suffix of ["m", "v"]) {
-      for (const variable of trainer.variables) weights.push({ name: `${variable.name}/${suffix}`, tensor: await read(`${variable.name}/${suffix}`) });
+    const weights: { name: string; tensor: tf.Tensor }[] = [{ name: "iter", tensor: await read("iter") }];
+    for (const moment of ["m", "v"]) {
+      for (const [i, variable] of trainer.variables.entries()) weights.push({ name: `${variable.name}/${moment}`, tensor: await read(`${moment}.${i}`) });
     }
     await trainer.optimizer.setWeights(weights);
     trainer.step = state.trainerStep;
