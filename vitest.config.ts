@@ -15,6 +15,7 @@ export default defineConfig({
       "@eecot/rloo": pkg("rloo"),
       "@eecot/datasets": pkg("datasets"),
       "@eecot/eval": pkg("eval"),
+      "@eecot/cli": pkg("cli"),
     },
   },
   test: {

@@ -1,2 +1,11 @@
-// @eecot/cli: the `eecot` command as a library (for tests and embedding).
+// @eecot/cli: the `eecot` command as a library (for tests, examples and embedding).
 export { buildProgram, runCli } from "./program.js";
+export { runPipeline, type PipelineConfig, type PipelineResult } from "./pipeline.js";
+export { demoConfig, bundledModelDir } from "./commands/demo.js";
+export { evaluateModel, formatMetrics, basePerplexity, type EvaluationMetrics, type EvaluationResult, type EvaluationSample, type EvaluationOptions } from "./evaluate-model.js";
+export { runRl, type RlRunOptions, type RlRunResult, type RlCurvePoint } from "./rl-run.js";
+export { loadModelFolder, requireTokenizer, type LoadedModel } from "./setup.js";
+export { chatPrompt, promptIds } from "./chat.js";
+export { createProgress, type Progress } from "./progress.js";
+export { buildRunReport } from "./commands/report.js";
+export { gsmExamples, tomExamples } from "./tiny/data.js";
