@@ -39,6 +39,8 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../packages/transfor
 
 const probe = await probeWebgpu();
 const skipReason = probe.available ? null : probe.reason;
+// bench/gpu-check.sh sets EECOT_REQUIRE_WEBGPU=1: there, a missing adapter is a failure.
+if (skipReason && process.env.EECOT_REQUIRE_WEBGPU === "1") throw new Error(`EECOT_REQUIRE_WEBGPU=1 but ${skipReason}`);
 if (skipReason) console.warn(`test/gpu/webgpu.test.ts: skipping the webgpu tests: ${skipReason}`);
 else console.log(`test/gpu/webgpu.test.ts: WebGPU adapter ${probe.adapter.name}${probe.adapter.software ? " (software)" : ""}`);
 
@@ -78,6 +80,31 @@ describe.skipIf(skipReason !== null)("webgpu backend (Dawn) vs wasm", () => {
     expect(info.adapter).toBe(probe.available ? probe.adapter.name : "");
     expect(startLines).toEqual([`eecot: backend webgpu (${info.adapter}${info.software ? "; software renderer: for tests, slower than wasm" : ""})`]);
     expect(info.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 2 ** 20);
+  });
+
+  test("tf.addN over more tensors than a shader may bind (a gradient norm) sums correctly", async () => {
+    const terms = Array.from({ length: 40 }, (_, i) => tf.fill([3], i + 1));
+    const total = tf.addN(terms);
+    expect(Array.from(await total.data())).toEqual([820, 820, 820]); // 1 + 2 + … + 40
+    tf.dispose([...terms, total]);
+  });
+
+  test("matMul with a transposed B, a small output and K >= 2000 (tfjs's split-K program gets it wrong) matches float64", async () => {
+    const rng = new Rng(3);
+    const [M, N, K] = [11, 64, 4096];
+    const a = Float32Array.from({ length: M * K }, () => rng.normal());
+    const b = Float32Array.from({ length: N * K }, () => rng.normal());
+    const want: number[] = [];
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += a[m * K + k]! * b[n * K + k]!;
+        want.push(sum);
+      }
+    }
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(a, [M, K]), tf.tensor2d(b, [N, K]), false, true));
+    expect(maxAbsDiff(await product.data(), want)).toBeLessThan(1e-3); // values up to ~200; the unpatched kernel is off by ~275
+    tf.dispose(product);
   });
 
   for (const name of ["qwen3-tiny-f32", "qwen2-tiny-f32"]) {

@@ -13,6 +13,7 @@ export {
   webgpuAdapter,
   webgpuBufferPoolStats,
   mayHaveHardwareGpu,
+  provideOptionalModule,
   WEBGPU_INSTALL,
   type WebgpuAdapter,
   type WebgpuProbe,

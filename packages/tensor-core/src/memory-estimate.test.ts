@@ -82,7 +82,7 @@ describe("memoryBudget and checkMemory", () => {
     expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null });
     expect(memoryBudget({ name: "wasm" }, 2 * GiB).bytes).toBe(2 * GiB);
     expect(memoryBudget({ name: "cpu" }, 8 * GiB).bytes).toBe(8 * GiB);
-    expect(memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 8 * GiB)).toEqual({ bytes: 8 * GiB, source: "system memory (software GPU)", maxTensorBytes: 128 * MiB });
+    expect(memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 8 * GiB)).toEqual({ bytes: 8 * GiB, source: "system memory, shared with the software GPU", maxTensorBytes: 128 * MiB });
     expect(memoryBudget({ name: "webgpu", software: false, maxStorageBufferBindingSize: 2 * GiB }).bytes).toBeNull();
     vi.stubEnv("EECOT_DEVICE_MEMORY_GB", "80");
     expect(memoryBudget({ name: "webgpu", maxStorageBufferBindingSize: 2 * GiB })).toEqual({ bytes: 80 * GiB, source: "EECOT_DEVICE_MEMORY_GB=80", maxTensorBytes: 2 * GiB });
@@ -101,7 +101,9 @@ describe("memoryBudget and checkMemory", () => {
     const lavapipe = memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 64 * GiB);
     const bound = checkMemory(estimateMemory(QWEN3_0_6B, { sequenceLength: 64 }), lavapipe);
     expect(bound.verdict).toBe("too-big");
-    expect(bound.message).toContain("the embedding table [151936, 1024] is 594 MiB but this GPU binds at most 128 MiB per buffer");
+    expect(bound.message).toContain("the embedding table [151936, 1024] is 594 MiB but this GPU binds at most 128 MiB per buffer: this will not fit (use a GPU whose WebGPU adapter binds larger buffers, or a smaller model)");
+    const prefill = checkMemory(estimateMemory(QWEN3_TINY, { sequenceLength: 4096 }), lavapipe);
+    expect(prefill.message).toContain("the attention scores [1, 4, 4096, 4096] is 256 MiB but this GPU binds at most 128 MiB per buffer: this will not fit (use shorter prompts or fewer rows per call)");
     const estimate = estimateMemory(QWEN3_0_6B, { sequenceLength: 1024, positionsPerCall: 512 }); // activations > weights
     expect(checkMemory(estimate, { bytes: estimate.totalBytes / 1.1, source: "test", maxTensorBytes: null }).verdict).toBe("tight");
     expect(checkMemory(estimate, { bytes: null, source: "unknown GPU memory", maxTensorBytes: null }).verdict).toBe("unknown");

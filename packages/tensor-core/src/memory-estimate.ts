@@ -170,7 +170,7 @@ export function memoryBudget(backend: BudgetBackend, systemBytes = totalmem()): 
         : { bytes: WASM32_HEAP_BYTES, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes };
     case "webgpu":
       return backend.software
-        ? { bytes: systemBytes, source: "system memory (software GPU)", maxTensorBytes }
+        ? { bytes: systemBytes, source: "system memory, shared with the software GPU", maxTensorBytes }
         : { bytes: null, source: "unknown GPU memory (WebGPU does not report it; set EECOT_DEVICE_MEMORY_GB)", maxTensorBytes };
     default:
       return { bytes: systemBytes, source: "system memory", maxTensorBytes };
@@ -193,9 +193,15 @@ export interface MemoryCheck {
 export function checkMemory(estimate: MemoryEstimate, budget: MemoryBudget): MemoryCheck {
   const line = formatMemoryEstimate(estimate);
   if (budget.maxTensorBytes !== null && estimate.largestTensor.bytes > budget.maxTensorBytes) {
+    const name = estimate.largestTensor.name;
+    const advice = name.startsWith("attention scores")
+      ? "use shorter prompts or fewer rows per call"
+      : name.startsWith("logits") || name.startsWith("unembedding")
+        ? "compute the logits in chunks (splitVocabularyColumns, logitsChunkColumns)"
+        : "use a GPU whose WebGPU adapter binds larger buffers, or a smaller model";
     return {
       verdict: "too-big",
-      message: `${line}; the ${estimate.largestTensor.name} is ${formatBytes(estimate.largestTensor.bytes)} but this GPU binds at most ${formatBytes(budget.maxTensorBytes)} per buffer: this will not fit (use a smaller model or shorter prompts, chunk the logits, or a GPU with larger buffers)`,
+      message: `${line}; the ${name} is ${formatBytes(estimate.largestTensor.bytes)} but this GPU binds at most ${formatBytes(budget.maxTensorBytes)} per buffer: this will not fit (${advice})`,
     };
   }
   if (budget.bytes === null) return { verdict: "unknown", message: `${line}; budget: ${budget.source}` };

@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { tf } from "./tf.js";
+import { avoidSplitKWithTransposedB, splitWebgpuAddN } from "./webgpu-kernels.js";
 import { defaultMaxPooledBytes, limitBufferPool, type BufferManagerLike, type BufferPoolStats } from "./webgpu-buffer-pool.js";
 
 /** The adapter the webgpu backend runs on. */
@@ -168,6 +169,8 @@ export async function registerWebgpuBackend(source: string, log: (line: string) 
   if (!tf.getKernel("BatchMatMul", "webgpu")) {
     throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu registered no kernels with @tensorflow/tfjs-core ${tf.version_core}; install the matching version ${tf.version_core}`);
   }
+  splitWebgpuAddN();
+  avoidSplitKWithTransposedB();
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   const limits = adapter.limits;
   const maxPooledBytes = defaultMaxPooledBytes();
@@ -175,7 +178,8 @@ export async function registerWebgpuBackend(source: string, log: (line: string) 
     "webgpu",
     async () => {
       const requiredLimits: Record<string, number> = {};
-      for (const name of ["maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup"]) {
+      // tfjs's own choice of limits, plus more storage buffers per shader (AddN, Concat use them).
+      for (const name of ["maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup", "maxStorageBuffersPerShaderStage"]) {
         if (typeof limits[name] === "number") requiredLimits[name] = limits[name]!;
       }
       const device = await adapter.requestDevice({ requiredLimits });
@@ -213,11 +217,25 @@ export type OptionalImport =
   | { kind: "missing"; packageName: string }
   | { kind: "failed"; packageName: string; message: string };
 
+/** Modules handed over by a bundle (see provideOptionalModule), by package name. */
+const provided = new Map<string, unknown>();
+
 /**
- * Imports an optional package, resolving it from this package first and then from the current
- * working directory (an application may install it without tensor-core seeing it under pnpm).
+ * Supplies an optional package's module directly, for single-file bundles that cannot resolve
+ * packages at run time: `provideOptionalModule("webgpu", await import("webgpu"))` before
+ * `initBackend`. Names: "webgpu", "@tensorflow/tfjs-backend-webgpu".
+ */
+export function provideOptionalModule(packageName: string, module: unknown): void {
+  provided.set(packageName, module);
+}
+
+/**
+ * Imports an optional package: one provided by a bundle, else resolved from this package, else
+ * from the current working directory (an application may install it without tensor-core seeing
+ * it under pnpm).
  */
 export async function importOptional(packageName: string): Promise<OptionalImport> {
+  if (provided.has(packageName)) return { kind: "loaded", packageName, module: provided.get(packageName) };
   const specifier: string = packageName; // a variable keeps bundlers and tsc from resolving it
   try {
     return { kind: "loaded", packageName, module: await import(specifier) };
