@@ -7,6 +7,7 @@
 //   npx tsx bench/gpu-bench.ts --backend webgpu --preset qwen3-1.7b --json out.json
 //   npx tsx bench/gpu-bench.ts --backend webgpu --preset tiny   # seconds, for a software GPU
 //   npx tsx bench/gpu-bench.ts --probe                          # the WebGPU adapter, then exit
+//   npx tsx bench/gpu-bench.ts --check-fixtures DIR             # fixture logits + greedy decode on the backend (for bundles without vitest)
 //
 // Called by bench/gpu-check.sh. Random weights: the numbers measure speed, not quality.
 import { writeFileSync } from "node:fs";
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     "logits-chunk-mb": { type: "string", default: "64" },
     force: { type: "boolean", default: false },
     probe: { type: "boolean", default: false },
+    "check-fixtures": { type: "string" },
     json: { type: "string" },
   },
 });
@@ -80,6 +82,45 @@ if (args.probe) {
   const probe = await probeWebgpu();
   console.log(`gpu-bench: ${JSON.stringify(probe)}`);
   process.exit(probe.available ? (probe.adapter.software ? 3 : 0) : 1);
+}
+
+if (args["check-fixtures"] !== undefined) process.exit(await checkFixtures(args["check-fixtures"]));
+
+/**
+ * The core of test/gpu/webgpu.test.ts without vitest (a single-file bundle has none): for each
+ * tiny fixture in `dir`, the len-17 logits against PyTorch's (≤ 1e-4) and the greedy
+ * continuation through the KV cache. Returns the exit status.
+ */
+async function checkFixtures(dir: string): Promise<number> {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { loadQwenModel, disposeModel, generateTokens } = await import("@eecot/transformer");
+  await initBackend({ backend: (args.backend ?? process.env.EECOT_BACKEND ?? "webgpu") as BackendChoice, log: (line) => console.log(line) });
+  let failures = 0;
+  for (const name of ["qwen3-tiny-f32", "qwen2-tiny-f32"]) {
+    const expected = JSON.parse(readFileSync(join(dir, name, "expected.json"), "utf8")) as { cases: { name: string; input_ids: number[]; logits?: number[][]; greedy_continuation?: { generated_ids?: number[] } | number[] }[] };
+    const model = await loadQwenModel(join(dir, name));
+    const c = expected.cases.find((k) => k.name === "len17")!;
+    const out = qwenForward(model.params, model.config, [c.input_ids]);
+    const logits = (await out.logits!.data()) as Float32Array;
+    tf.dispose(out.logits!);
+    const want = c.logits!.flat();
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(logits[i]! - want[i]!));
+    const greedy = expected.cases.find((k) => k.greedy_continuation);
+    let greedyOk = true;
+    if (greedy) {
+      const g = greedy.greedy_continuation!;
+      const tokens = Array.isArray(g) ? g : g.generated_ids!;
+      const result = await generateTokens(model.params, model.config, [greedy.input_ids], { maxNewTokens: tokens.length, temperature: 0 });
+      greedyOk = JSON.stringify(result.tokens[0]) === JSON.stringify(tokens);
+    }
+    disposeModel(model);
+    const ok = worst < 1e-4 && greedyOk;
+    if (!ok) failures++;
+    console.log(`gpu-bench: fixture ${name}: len17 logits max |Δ| vs PyTorch ${worst.toExponential(2)}${greedy ? `, greedy continuation ${greedyOk ? "reproduced" : "DIFFERS"}` : ""}: ${ok ? "ok" : "FAILED"}`);
+  }
+  return failures === 0 ? 0 : 1;
 }
 
 const preset = PRESETS[args.preset!];

@@ -7,21 +7,94 @@
 #   bench/gpu-check.sh                  # Qwen3-0.6B shapes, then Qwen3-1.7B shapes
 #   bench/gpu-check.sh --quick          # Qwen3-0.6B only, fewer tokens
 #   bench/gpu-check.sh --compare-wasm   # also the same shapes at 2 layers on webgpu and wasm
+#   bench/gpu-check.sh --make-bundle    # only build runs/gpu-bundle/ (see below), then exit
 #
 # Results: $OUT (set by the device runner) or runs/gpu-check/: gpu-check.log, one JSON per bench.
 # Exit status: 0 when every step passed, 1 otherwise (later steps still run).
+#
+# Offline GPU machines (no npm registry; the workspace's node_modules are ~600 MB): make the
+# bundle here with --make-bundle: runs/gpu-bundle/ (~30 MB: gpu-bench.ts bundled with tfjs and
+# Dawn's dawn.node, tfjs's .wasm files, the tiny fixtures, run.sh). Carry that folder and run
+# `bash runs/gpu-bundle/run.sh [--quick]`: fixture check + benchmarks, without vitest or a build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
 COMPARE_WASM=0
+MAKE_BUNDLE=0
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
     --compare-wasm) COMPARE_WASM=1 ;;
-    *) echo "gpu-check: unknown option $arg (expected --quick, --compare-wasm)" >&2; exit 2 ;;
+    --make-bundle) MAKE_BUNDLE=1 ;;
+    *) echo "gpu-check: unknown option $arg (expected --quick, --compare-wasm, --make-bundle)" >&2; exit 2 ;;
   esac
 done
+
+if [[ $MAKE_BUNDLE -eq 1 ]]; then
+  set -e
+  B=runs/gpu-bundle
+  rm -rf "$B" && mkdir -p "$B/dist/linux-x64" "$B/fixtures"
+  # Static imports of the optional packages, handed to tensor-core (a bundle cannot resolve them).
+  cat >"$B/entry.ts" <<ENTRY
+import * as webgpu from "$PWD/packages/tensor-core/node_modules/webgpu/index.js";
+import * as tfjsWebgpu from "$PWD/packages/tensor-core/node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js";
+import { provideOptionalModule } from "@eecot/tensor-core";
+provideOptionalModule("webgpu", webgpu);
+provideOptionalModule("@tensorflow/tfjs-backend-webgpu", tfjsWebgpu);
+await import("$PWD/bench/gpu-bench.ts");
+ENTRY
+  # --ignore-annotations keeps tfjs-backend-cpu's registering import; the banner gives the CJS
+  # parts (tfjs-wasm finds its .wasm files via __dirname) what they expect in an ES module.
+  node_modules/.bin/esbuild "$B/entry.ts" --bundle --ignore-annotations --platform=node --format=esm --target=node20 \
+    --outfile="$B/gpu-bench.mjs" --tsconfig=tsconfig.json --log-level=error \
+    --banner:js="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);"
+  rm "$B/entry.ts"
+  cp -L packages/tensor-core/node_modules/webgpu/dist/linux-x64/dawn.node "$B/dist/linux-x64/"
+  cp -L packages/tensor-core/node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$B/"
+  for f in qwen3-tiny-f32 qwen2-tiny-f32; do cp -r "packages/transformer/test/fixtures/$f" "$B/fixtures/"; done
+  cp scripts/install-vulkan.sh "$B/"
+  # The Vulkan loader, for machines whose NVIDIA driver has no distro libvulkan1 beside it.
+  loader=$(ldconfig -p 2>/dev/null | awk '/libvulkan.so.1 .*x86-64/ { print $NF; exit }')
+  if [[ -n "$loader" ]]; then mkdir -p "$B/lib" && cp -L "$loader" "$B/lib/libvulkan.so.1"; fi
+  cat >"$B/run.sh" <<'RUN'
+#!/usr/bin/env bash
+# The offline GPU check (made by bench/gpu-check.sh --make-bundle): fixture logits + greedy
+# decoding on webgpu, then the Qwen3-shaped benchmarks. Output: $OUT or this folder's out/.
+set -uo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+OUT_DIR=${OUT:-$HERE/out}; mkdir -p "$OUT_DIR"
+QUICK=0; [[ "${1:-}" == "--quick" ]] && QUICK=1
+status=0
+if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' && [[ -e "$HERE/lib/libvulkan.so.1" ]]; then
+  export LD_LIBRARY_PATH="$HERE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "gpu-check: no system Vulkan loader; using the bundled $HERE/lib/libvulkan.so.1"
+fi
+run() { echo "gpu-check: \$ $*"; timeout 420 "$@" 2>&1 | grep -v '^Warning: maxDynamic' | tee -a "$OUT_DIR/gpu-check.log"; [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1; }
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT_DIR/gpu-check.log"
+if ! ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null | grep -q nvidia && ldconfig -p 2>/dev/null | grep -q libGLX_nvidia.so.0; then
+  printf '{ "file_format_version": "1.0.0", "ICD": { "library_path": "libGLX_nvidia.so.0", "api_version": "1.3.0" } }\n' >"$OUT_DIR/nvidia_icd.json"
+  export VK_ICD_FILENAMES="$OUT_DIR/nvidia_icd.json"
+fi
+node "$HERE/gpu-bench.mjs" --probe | tee -a "$OUT_DIR/gpu-check.log"; probe=${PIPESTATUS[0]}
+[[ $probe -eq 0 ]] || echo "gpu-check: no hardware WebGPU adapter (probe status $probe); see $HERE/install-vulkan.sh for a software one"
+run node "$HERE/gpu-bench.mjs" --backend webgpu --check-fixtures "$HERE/fixtures"
+if [[ $probe -eq 0 ]]; then
+  if [[ $QUICK -eq 1 ]]; then
+    run node "$HERE/gpu-bench.mjs" --backend webgpu --preset qwen3-0.6b --prompt 128 --decode 16 --train-length 128 --train-steps 2 --json "$OUT_DIR/gpu-bench-qwen3-0.6b.json"
+  else
+    run node "$HERE/gpu-bench.mjs" --backend webgpu --preset qwen3-0.6b --prompt 512 --decode 64 --train-length 256 --train-steps 3 --json "$OUT_DIR/gpu-bench-qwen3-0.6b.json"
+    run node "$HERE/gpu-bench.mjs" --backend webgpu --preset qwen3-1.7b --prompt 512 --decode 32 --train-length 256 --train-steps 2 --json "$OUT_DIR/gpu-bench-qwen3-1.7b.json"
+  fi
+else
+  run node "$HERE/gpu-bench.mjs" --backend webgpu --preset tiny --prompt 32 --decode 8 --train-length 32 --train-steps 2 --json "$OUT_DIR/gpu-bench-tiny.json"
+fi
+exit $status
+RUN
+  chmod +x "$B/run.sh" "$B/install-vulkan.sh"
+  echo "gpu-check: bundle ready: $B ($(du -sh "$B" | cut -f1)); on the GPU machine: bash $B/run.sh [--quick]"
+  exit 0
+fi
 
 OUT_DIR=${OUT:-runs/gpu-check}
 mkdir -p "$OUT_DIR"
@@ -78,7 +151,7 @@ esac
 
 # 3. Type-check and build.
 step "type-check" 300 npx tsc -p tsconfig.json --noEmit
-step "build" 300 npx -y pnpm@10 build
+step "build (tsup, every package)" 300 npx -y pnpm@10 -r --filter "./packages/*" run build
 
 # 4. The webgpu tests (fixture logits, greedy decode, early-exit replay, training steps vs wasm).
 step "webgpu tests (test/gpu)" 300 env EECOT_REQUIRE_WEBGPU=1 npx vitest run test/gpu
