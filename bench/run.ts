@@ -19,7 +19,7 @@ import { earlyExitDecodeBench } from "./early-exit-bench.js";
 
 const { values } = parseArgs({
   options: {
-    backends: { type: "string", default: "wasm" },
+    backends: { type: "string", default: process.env.EECOT_BACKEND ?? "auto" },
     models: { type: "string", default: "fixture,2m" },
     steps: { type: "string", default: "3" },
     "decode-tokens": { type: "string", default: "32" },

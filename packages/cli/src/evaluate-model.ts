@@ -65,22 +65,23 @@ export interface EvaluationResult {
 }
 
 /** Mean per-token perplexity of completions under the base model (LoRA off, no exits). */
-export function basePerplexity(base: QwenModel, rows: readonly { prompt: number[]; completion: number[] }[]): number {
+export async function basePerplexity(base: QwenModel, rows: readonly { prompt: number[]; completion: number[] }[]): Promise<number> {
   let nll = 0;
   let count = 0;
   for (const row of rows) {
     if (row.completion.length === 0) continue;
     const ids = [...row.prompt, ...row.completion];
     const out = qwenForward(base.params, base.config, [ids]);
-    const value = tf.tidy(() => {
+    const picked = tf.tidy(() => {
       const P = row.prompt.length;
       const T = row.completion.length;
       const logits = tf.reshape(tf.slice(out.logits!, [0, P - 1, 0], [1, T, base.config.vocabSize]), [T, base.config.vocabSize]);
       const logProbs = tf.logSoftmax(logits);
-      const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.tensor1d(row.completion, "int32"), base.config.vocabSize)));
-      return picked.dataSync()[0]!;
+      return tf.sum(tf.mul(logProbs, tf.oneHot(tf.tensor1d(row.completion, "int32"), base.config.vocabSize)));
     });
     out.logits!.dispose();
+    const value = (await picked.data())[0]!;
+    picked.dispose();
     nll -= value;
     count += row.completion.length;
   }
@@ -184,7 +185,7 @@ export async function evaluateModel(
       wallClockMsPerToken: generationMs / Math.max(1, generatedTokens),
       repeatedNgramRate: proxies.words.repeatedNgramRate,
       distinctN: proxies.words.distinctN,
-      perplexity: basePerplexity(base, perplexityRows),
+      perplexity: await basePerplexity(base, perplexityRows),
       judge,
       byTask,
     },

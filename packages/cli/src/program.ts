@@ -7,6 +7,8 @@ import { registerEval } from "./commands/eval.js";
 import { registerRl } from "./commands/rl.js";
 import { registerReport } from "./commands/report.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerCalibrate } from "./commands/calibrate.js";
+import { registerSweepKl } from "./commands/sweep-kl.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerRl(program);
   registerReport(program);
   registerDemo(program);
+  registerCalibrate(program);
+  registerSweepKl(program);
   return program;
 }
 

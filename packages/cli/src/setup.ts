@@ -2,8 +2,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { initBackend, type BackendChoice, type BackendInfo } from "@eecot/tensor-core";
-import { loadQwenModel, loadTokenizer, type QwenModel, type Tokenizer } from "@eecot/transformer";
+import { assertMemoryFits, currentBackend, initBackend, type BackendChoice, type BackendInfo, type MemoryWorkload } from "@eecot/tensor-core";
+import { loadQwenModel, loadTokenizer, readQwenConfig, type QwenModel, type Tokenizer } from "@eecot/transformer";
 
 /** Start the tensor backend named by --backend / EECOT_BACKEND; the line goes to stderr so --json stays clean. */
 export async function startBackend(command: Command): Promise<BackendInfo> {
@@ -25,8 +25,20 @@ export interface LoadedModel {
   readonly tokenizer: Tokenizer | null;
 }
 
-/** Load a Hugging Face folder; the tokenizer is optional (fixtures have none). */
-export async function loadModelFolder(dir: string): Promise<LoadedModel> {
+/** Inference on one sequence of up to 2k tokens: what lens / generate / eval need at least. */
+export const INFERENCE_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 1, sequenceLength: 2048, positionsPerCall: 2048, trainableParameters: 0 };
+
+/** Training LoRA + heads on 16 rollouts of up to 512 tokens (stage 1 / stage 2 passes). */
+export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 16, sequenceLength: 512, positionsPerCall: 512, trainableParameters: 5_000_000 };
+
+/**
+ * Load a Hugging Face folder; the tokenizer is optional (fixtures have none). Before reading
+ * the weights, a memory estimate (weights + KV cache + activations) is printed and a model that
+ * clearly will not fit the backend is refused.
+ */
+export async function loadModelFolder(dir: string, workload: Partial<MemoryWorkload> = INFERENCE_WORKLOAD): Promise<LoadedModel> {
+  const backend = currentBackend();
+  if (backend) assertMemoryFits(await readQwenConfig(dir), workload, backend, { log: (line) => process.stderr.write(`${line}\n`) });
   const model = await loadQwenModel(dir);
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await loadTokenizer(dir) : null;
   return { model, tokenizer };

@@ -188,7 +188,9 @@ export class LanguageModelTrainer {
       tf.dispose([value, ...Object.values(grads)]);
       throw new Error(`training step ${this.step}: loss is ${loss} (not finite); no update was applied`);
     }
-    const gradNorm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))).dataSync()[0]!;
+    const normTensor = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+    const gradNorm = (await normTensor.data())[0]!; // async read: dataSync is unavailable on webgpu in Node
+    normTensor.dispose();
     const scale = this.config.maxGradNorm > 0 && gradNorm > this.config.maxGradNorm ? this.config.maxGradNorm / gradNorm : 1;
     const scaled: Record<string, tf.Tensor> = {};
     for (const [name, g] of Object.entries(grads)) scaled[name] = scale === 1 ? g : tf.mul(g, scale);

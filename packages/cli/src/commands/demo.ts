@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
 import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
 
@@ -70,7 +70,7 @@ export function registerDemo(program: Command): void {
       const started = performance.now();
       await startBackend(command);
       const modelDir = options.model ?? bundledModelDir();
-      const loaded = await loadModelFolder(modelDir);
+      const loaded = await loadModelFolder(modelDir, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "demo");
       const runDir = options.out ?? join("runs", new Date().toISOString().replace(/[:.]/g, "-"));
       process.stderr.write(`demo: ${modelDir} (${loaded.model.config.numLayers} layers) → ${runDir}${options.quick ? " (quick)" : ""}\n`);

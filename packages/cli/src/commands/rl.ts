@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { stopOnSignal } from "@eecot/rloo";
-import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runRl } from "../rl-run.js";
 import { formatMetrics } from "../evaluate-model.js";
 
@@ -51,7 +51,7 @@ export function registerRl(program: Command): void {
     .option("--resume", "continue from the newest checkpoint in --out")
     .action(async (options: RlOptions, command: Command) => {
       await startBackend(command);
-      const loaded = await loadModelFolder(options.model);
+      const loaded = await loadModelFolder(options.model, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "rl");
       const train = loadDataSpec(options.data).examples;
       const heldOut = loadDataSpec(options.evalData ?? "gsm-synthetic:32:seed=99991:maxSteps=2:operations=+-:maxResult=99,tom:32:seed=99991").examples;

@@ -15,7 +15,7 @@ export interface DepthProfile {
 }
 
 /** Per-layer depth profile over (prompt + completion) rows, scoring completion positions only. */
-export function depthProfile(model: QwenModel, rows: readonly { ids: number[]; promptLength: number }[]): DepthProfile {
+export async function depthProfile(model: QwenModel, rows: readonly { ids: number[]; promptLength: number }[]): Promise<DepthProfile> {
   const { config, params } = model;
   const L = config.numLayers;
   const klSum = new Array<number>(L).fill(0);
@@ -26,18 +26,25 @@ export function depthProfile(model: QwenModel, rows: readonly { ids: number[]; p
     const positions = T - row.promptLength; // predictions made from positions promptLength-1 .. T-2
     if (positions <= 0) continue;
     const out = qwenForward(params, config, [row.ids], { outputHiddenStates: true, skipLogits: true });
-    tf.tidy(() => {
+    // Per layer: [Σ KL, Σ agreement] over this row's answer positions, read back once.
+    const sums = tf.tidy(() => {
       const pick = (h: tf.Tensor3D) => tf.reshape(tf.slice(h, [0, row.promptLength - 1, 0], [1, positions, config.hiddenSize]), [positions, config.hiddenSize]) as tf.Tensor2D;
       const finalLog = tf.logSoftmax(unembed(params, config, pick(out.hiddenStates[L]!)));
       const finalArgmax = tf.argMax(finalLog, -1);
+      const perLayer: tf.Tensor[] = [];
       for (let l = 1; l <= L; l++) {
         const lensLog = tf.logSoftmax(unembed(params, config, pick(out.hiddenStates[l]!)));
-        const kl = tf.sum(tf.mul(tf.exp(finalLog), tf.sub(finalLog, lensLog)));
-        const agree = tf.sum(tf.cast(tf.equal(tf.argMax(lensLog, -1), finalArgmax), "float32"));
-        klSum[l - 1]! += kl.dataSync()[0]!;
-        agreeSum[l - 1]! += agree.dataSync()[0]!;
+        perLayer.push(tf.sum(tf.mul(tf.exp(finalLog), tf.sub(finalLog, lensLog))));
+        perLayer.push(tf.sum(tf.cast(tf.equal(tf.argMax(lensLog, -1), finalArgmax), "float32")));
       }
+      return tf.stack(perLayer);
     });
+    const values = await sums.data();
+    sums.dispose();
+    for (let l = 1; l <= L; l++) {
+      klSum[l - 1]! += values[2 * (l - 1)]!;
+      agreeSum[l - 1]! += values[2 * (l - 1) + 1]!;
+    }
     tf.dispose(out.hiddenStates);
     tokens += positions;
   }

@@ -140,6 +140,11 @@ interface CheckpointState {
   step: number;
   rng: RngState;
   config: TinyTrainingConfig;
+  /** Steps of each training phase (a warm restart starts a new phase). */
+  phases: number[];
+  /** Training seconds and padded tokens so far, across resumes. */
+  seconds?: number;
+  tokens?: number;
 }
 
 async function saveCheckpoint(dir: string, trainer: LanguageModelTrainer, config: QwenConfig, state: CheckpointState): Promise<void> {
@@ -177,6 +182,8 @@ export interface TinyTrainingResult {
   readonly tokensSeen: number;
   readonly finalTrainLoss: number;
   readonly finalEvalLoss: number;
+  /** Steps per phase, e.g. [900, 1400]. */
+  readonly phases: readonly number[];
 }
 
 /**
@@ -186,7 +193,13 @@ export interface TinyTrainingResult {
 export async function trainTinyReasoner(
   config: TinyTrainingConfig,
   workDir: string,
-  options: { resume?: boolean; log?: (line: string) => void; shouldStop?: () => boolean } = {},
+  options: {
+    resume?: boolean;
+    /** With resume: train this many steps past the checkpoint with a fresh warm-up + cosine schedule (a warm restart). */
+    moreSteps?: number;
+    log?: (line: string) => void;
+    shouldStop?: () => boolean;
+  } = {},
 ): Promise<TinyTrainingResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(workDir, { recursive: true });
@@ -211,17 +224,27 @@ export async function trainTinyReasoner(
 
   const rng = new Rng(config.seed);
   const params = initQwenParams(modelConfig, config.seed);
+  const checkpointDir = join(workDir, "checkpoint");
+  const saved = options.resume && existsSync(join(checkpointDir, "state.json"))
+    ? (JSON.parse(await readFile(join(checkpointDir, "state.json"), "utf8")) as CheckpointState & { trainerStep: number; phases?: number[] })
+    : null;
+  if (options.moreSteps !== undefined && !saved) throw new Error(`--more-steps needs a checkpoint to continue from (${join(checkpointDir, "state.json")} not found)`);
+  // Phases: [900] for one run; [900, 1400] after a warm restart of 1400 more steps.
+  const phases = [...(saved?.phases ?? [config.steps])];
+  if (options.moreSteps !== undefined) phases.push(options.moreSteps);
+  const totalSteps = phases.reduce((a, b) => a + b, 0);
+  const phaseStart = totalSteps - phases.at(-1)!;
   const trainer = new LanguageModelTrainer(
     params,
     modelConfig,
-    resolveLmTrainingConfig({ learningRate: config.learningRate, minLearningRate: config.learningRate / 10, warmupSteps: config.warmupSteps, totalSteps: config.steps, weightDecay: 0.01, beta1: 0.9, beta2: 0.95, maxGradNorm: 1 }),
+    resolveLmTrainingConfig({ learningRate: config.learningRate, minLearningRate: config.learningRate / 10, warmupSteps: config.warmupSteps, totalSteps: phases.at(-1)!, weightDecay: 0.01, beta1: 0.9, beta2: 0.95, maxGradNorm: 1 }),
   );
-  const schedule = batchSchedule(encoded, config.batchSize, config.steps, rng);
-  const checkpointDir = join(workDir, "checkpoint");
+  // The batch order is one seeded sequence over all phases (its first N batches never change).
+  const schedule = batchSchedule(encoded, config.batchSize, totalSteps, rng);
   const metricsFile = join(workDir, "metrics.jsonl");
   let start = 0;
-  if (options.resume && existsSync(join(checkpointDir, "state.json"))) {
-    const state = JSON.parse(await readFile(join(checkpointDir, "state.json"), "utf8")) as CheckpointState & { trainerStep: number };
+  if (saved) {
+    const state = saved;
     const tensors = await loadCheckpointTensors(checkpointDir);
     const restored = paramsFromTensors(modelConfig, tensors, checkpointDir);
     // Copy weights into the variables (layout conversion done by paramsFromTensors).
@@ -239,38 +262,44 @@ export async function trainTinyReasoner(
     };
     const weights: { name: string; tensor: tf.Tensor }[] = [{ name: "iter", tensor: await read("iter") }];
     for (const moment of ["m", "v"]) {
-      for (const [i, variable] of trainer.variables.entries()) weights.push({ name: `${variable.name}/${moment}`, tensor: await read(`${moment}.${i}`) });
+      for (const [i, variable] of trainer.variables.entries()) {
+        // Checkpoints written before slots were stored by position used the variable's name.
+        const slot = optimizerTensors.has(`${moment}.${i}`) ? `${moment}.${i}` : `${variable.name}/${moment}`;
+        weights.push({ name: `${variable.name}/${moment}`, tensor: await read(slot) });
+      }
     }
     await trainer.optimizer.setWeights(weights);
-    trainer.step = state.trainerStep;
     start = state.step;
+    // The learning-rate schedule restarts with each phase.
+    trainer.step = options.moreSteps !== undefined ? 0 : start - phaseStart;
     log(`tiny: resumed at step ${start}`);
   } else {
     await rm(metricsFile, { force: true });
   }
 
   const started = performance.now();
-  let tokensSeen = 0;
+  const secondsBefore = saved?.seconds ?? 0;
+  let tokensSeen = saved?.tokens ?? 0;
   let lastLoss = NaN;
   let lastEval = NaN;
-  const progress = createProgress("train tiny reasoner", config.steps, { unit: "steps", initial: start });
-  for (let step = start; step < config.steps; step++) {
+  const progress = createProgress("train tiny reasoner", totalSteps, { unit: "steps", initial: start });
+  for (let step = start; step < totalSteps; step++) {
     const batch = makeBatch(schedule[step]!.map((i) => encoded[i]!), padId);
     const { loss, gradNorm, learningRate } = await trainer.trainStep(batch);
     tokensSeen += batch.ids.length * batch.ids[0]!.length;
     lastLoss = loss;
     const record: Record<string, number> = { step: step + 1, loss, gradNorm, learningRate, seconds: (performance.now() - started) / 1000 };
-    if ((step + 1) % config.evalEvery === 0 || step + 1 === config.steps) {
+    if ((step + 1) % config.evalEvery === 0 || step + 1 === totalSteps) {
       let total = 0;
       for (let i = 0; i < heldOut.length; i += 16) total += await trainer.evaluate(makeBatch(heldOut.slice(i, i + 16), padId));
       lastEval = total / Math.ceil(heldOut.length / 16);
       record.evalLoss = lastEval;
     }
     await appendFile(metricsFile, JSON.stringify(record) + "\n");
-    progress.update(step + 1, { loss, eval: lastEval, "tok/s": tokensSeen / ((performance.now() - started) / 1000) });
+    progress.update(step + 1, { loss, eval: lastEval });
     const stop = options.shouldStop?.() ?? false;
-    if ((step + 1) % config.checkpointEvery === 0 || step + 1 === config.steps || stop) {
-      await saveCheckpoint(checkpointDir, trainer, modelConfig, { step: step + 1, rng: rng.getState(), config });
+    if ((step + 1) % config.checkpointEvery === 0 || step + 1 === totalSteps || stop) {
+      await saveCheckpoint(checkpointDir, trainer, modelConfig, { step: step + 1, rng: rng.getState(), config, phases, seconds: secondsBefore + (performance.now() - started) / 1000, tokens: tokensSeen });
     }
     if (stop) {
       progress.stop();
@@ -283,10 +312,11 @@ export async function trainTinyReasoner(
     tokenizer,
     data,
     trainer,
-    seconds: (performance.now() - started) / 1000,
+    seconds: secondsBefore + (performance.now() - started) / 1000,
     tokensSeen,
     finalTrainLoss: lastLoss,
     finalEvalLoss: lastEval,
+    phases,
   };
 }
 
