@@ -144,13 +144,15 @@ async function truncateMetrics(path: string, step: number): Promise<void> {
  * term then starts at the best constant predictor and the steps go into per-token structure
  * instead of walking b2 from −4 at ≈ lr per Adam step. Heads with any W2 ≠ 0 are left alone.
  */
-export function initializeHeadBiases(model: EarlyExitModel, rates: readonly number[]): void {
-  model.heads.forEach((head, i) => {
-    const untrained = tf.tidy(() => tf.max(tf.abs(head.w2T)).dataSync()[0] === 0);
-    if (!untrained) return;
+export async function initializeHeadBiases(model: EarlyExitModel, rates: readonly number[]): Promise<void> {
+  for (const [i, head] of model.heads.entries()) {
+    const largest = tf.tidy(() => tf.max(tf.abs(head.w2T)));
+    const untrained = (await largest.data())[0] === 0; // async read: dataSync is unavailable on webgpu
+    largest.dispose();
+    if (!untrained) continue;
     const rate = Math.min(1 - 1e-3, Math.max(1e-3, rates[i] ?? 0));
     tf.tidy(() => head.b2.assign(tf.fill([1], Math.log(rate / (1 - rate)))));
-  });
+  }
 }
 
 const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "batchSize", "gradientAccumulation", "seed"] as const;
@@ -186,7 +188,7 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
     return sequenceTargets(d, config.klFactor);
   });
   const targetStatistics = targetExitStatistics(targets.flat(), layers);
-  if (config.initializeHeadBiases) initializeHeadBiases(model, conditionalExitRates(targets.flat(), model.exitLayers.length));
+  if (config.initializeHeadBiases) await initializeHeadBiases(model, conditionalExitRates(targets.flat(), model.exitLayers.length));
 
   const groups = model.trainableVariables();
   const optimizers: DistillOptimizers = {
