@@ -15,9 +15,9 @@
 // Weights are PyTorch [out, in]; in memory they are [in, out] (transposed here, nowhere else).
 // The folder is written beside DIR and renamed over it, so a crash never leaves half a folder.
 // Every malformed input is an error naming the file and the key.
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { tf, openSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from "@eecot/tensor-core";
+import { tf, openSafetensors, replaceDirectory, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from "@eecot/tensor-core";
 import type { ProjectionName, QwenModel } from "@eecot/transformer";
 import { LORA_PROJECTIONS, resolveEarlyExitConfig, validateLoraConfig, type LoraConfig } from "./config.js";
 import { createExitHeads, type ExitHead } from "./exit-head.js";
@@ -121,20 +121,6 @@ export async function saveEarlyExitAdapters(dir: string, model: EarlyExitModel, 
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** Move a fully written folder over `target`: the old one is renamed aside first, then removed. */
-async function replaceDirectory(staging: string, target: string): Promise<void> {
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
-  let moved = false;
-  try {
-    await rename(target, old);
-    moved = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  await rename(staging, target);
-  if (moved) await rm(old, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,3 +79,4 @@ export {
   type FiniteDifferenceOptions,
 } from "./testing.js";
 export { batchMatMul, permuteAxes, type BatchMatMulOptions } from "./kernels/index.js";
+export { replaceDirectory } from "./atomic.js";

@@ -1,7 +1,7 @@
 // QwenParams → a Hugging Face checkpoint folder (config.json + model.safetensors), atomically.
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { tf, writeSafetensors, type SafetensorsTensor } from "@eecot/tensor-core";
+import { replaceDirectory, tf, writeSafetensors, type SafetensorsTensor } from "@eecot/tensor-core";
 import { toHuggingFaceConfig, type QwenConfig } from "./config.js";
 import type { LinearParams, QwenParams } from "./qwen.js";
 import { paramTensors } from "./load.js";
@@ -69,18 +69,4 @@ export async function saveQwenModel(
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** Move a fully written folder over `target`: the old one is renamed aside first, then removed. */
-export async function replaceDirectory(staging: string, target: string): Promise<void> {
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
-  let moved = false;
-  try {
-    await rename(target, old);
-    moved = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  await rename(staging, target);
-  if (moved) await rm(old, { recursive: true, force: true });
 }

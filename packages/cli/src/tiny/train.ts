@@ -4,7 +4,7 @@
 import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Rng, tf, writeSafetensors, loadCheckpointTensors, openSafetensors, type RngState, type SafetensorsTensor } from "@eecot/tensor-core";
+import { Rng, tf, writeSafetensors, loadCheckpointTensors, openSafetensors, replaceDirectory, type RngState, type SafetensorsTensor } from "@eecot/tensor-core";
 import {
   buildTokenizer,
   createTokenizerConfig,
@@ -13,7 +13,6 @@ import {
   loadTokenizer,
   parseQwenConfig,
   paramsFromTensors,
-  replaceDirectory,
   resolveLmTrainingConfig,
   saveQwenModel,
   checkpointRecords,
