@@ -1,9 +1,9 @@
 // `pnpm bench`: throughput of the decoder on the active backend(s), printed as a table.
 //
 //   pnpm bench                      # wasm, both models
-//   pnpm bench -- --backends wasm,cpu --models fixture,2m --steps 5
-//   pnpm bench -- --compare-torch   # also run bench/torch_reference.py (dev only, needs python3-torch)
-//   pnpm bench -- --json out.json   # also write the numbers as JSON
+//   pnpm bench --backends wasm,cpu --models fixture,2m --steps 5
+//   pnpm bench --compare-torch   # also run bench/torch_reference.py (dev only, needs python3-torch)
+//   pnpm bench --json out.json   # also write the numbers as JSON
 //
 // Measures, per model and backend: prefill tokens/s, KV-cached decode tokens/s at batch 1 and 8,
 // a full training step (forward + backward + Adam) in tokens/s, early-exit decoding (forced

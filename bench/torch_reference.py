@@ -69,7 +69,11 @@ class Layer(torch.nn.Module):
         q = rope(rms(self.q(xn).view(B, T, H, D), self.qn), cos, sin).transpose(1, 2)
         kk = k.repeat_interleave(H // K, 1)
         vv = v.repeat_interleave(H // K, 1)
-        att = F.scaled_dot_product_attention(q, kk, vv, is_causal=(cache is None and T > 1))
+        # Written out (torch 1.13 has no scaled_dot_product_attention).
+        scores = q @ kk.transpose(-1, -2) / math.sqrt(D)
+        if cache is None and T > 1:
+            scores = scores + torch.full((T, T), float("-inf")).triu(1)
+        att = scores.softmax(-1) @ vv
         x = x + self.o(att.transpose(1, 2).reshape(B, T, H * D))
         xn = rms(x, self.n2)
         return x + self.down(F.silu(self.gate(xn)) * self.up(xn)), (k, v)
