@@ -28,8 +28,8 @@ export interface LoadedModel {
 /** Inference on one sequence of up to 2k tokens: what lens / generate / eval need at least. */
 export const INFERENCE_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 1, sequenceLength: 2048, positionsPerCall: 2048, trainableParameters: 0 };
 
-/** Training LoRA + heads on 16 rollouts of up to 512 tokens (stage 1 / stage 2 passes). */
-export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 16, sequenceLength: 512, positionsPerCall: 512, trainableParameters: 5_000_000 };
+/** Training LoRA + heads on 8 rows of up to 256 tokens (a stage-1 / stage-2 pass of the demo). */
+export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 8, sequenceLength: 256, positionsPerCall: 256, trainableParameters: 5_000_000 };
 
 /**
  * Load a Hugging Face folder; the tokenizer is optional (fixtures have none). Before reading
