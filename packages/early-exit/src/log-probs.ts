@@ -8,8 +8,8 @@
 //
 // Legend: N sequences, S padded replay length, M generated tokens in all, C hidden, V vocab,
 // m exitable layers, Tmax longest completion.
-import { tf } from "@eecot/tensor-core";
-import { unembed } from "@eecot/transformer";
+import { chunkedTokenLogProbs, splitVocabularyColumns, tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
+import { rmsNorm, unembed, type QwenParams } from "@eecot/transformer";
 import { exitLogProbabilities, type ExitGateOptions } from "./exit-head.js";
 import { replayInputs, type EarlyExitModel } from "./model.js";
 
@@ -44,6 +44,29 @@ export interface SequenceLogProbOptions {
   readonly training?: boolean;
   /** Id for left padding (masked out), default 0. */
   readonly padTokenId?: number;
+  /**
+   * Unembed in vocabulary chunks of this many columns, never holding [M, V] logits (the default
+   * for vocabularies over CHUNKED_VOCABULARY_THRESHOLD, e.g. Qwen's 151,936); 0 = never.
+   */
+  readonly vocabularyChunkColumns?: number;
+}
+
+/** Vocabularies larger than this are unembedded in chunks by default. */
+export const CHUNKED_VOCABULARY_THRESHOLD = 32768;
+
+// One split of the (frozen) unembedding per model and chunk width, reused across calls.
+const vocabularyChunkCache = new WeakMap<tf.Tensor2D, Map<number, VocabularyChunks>>();
+
+function vocabularyChunksOf(params: QwenParams, columns: number): VocabularyChunks {
+  let byWidth = vocabularyChunkCache.get(params.lmHeadT);
+  if (!byWidth) vocabularyChunkCache.set(params.lmHeadT, (byWidth = new Map()));
+  let chunks = byWidth.get(columns);
+  if (!chunks) {
+    chunks = splitVocabularyColumns(params.lmHeadT, columns);
+    for (const chunk of chunks.chunks) tf.keep(chunk);
+    byWidth.set(columns, chunks);
+  }
+  return chunks;
 }
 
 /** Per-token parts of the augmented log-probability, each [N, Tmax], 0 at padding. */
@@ -113,9 +136,17 @@ export function sequenceLogProbParts(model: EarlyExitModel, sequences: readonly 
   return tf.tidy(() => {
     const result = model.forwardPrescribed(ids, exits, { attentionMask, skipLogits: true, loraEnabled: options.loraEnabled, training: options.training });
     const hidden = gatherRows(tf.reshape(result.hidden, [N * S, C]) as tf.Tensor2D, rowIndex); // [M, C]
-    const logits = unembed(model.base.params, config, hidden); // [M, V]
-    const picked = tf.reshape(gatherRows(tf.reshape(logits, [M * V, 1]) as tf.Tensor2D, targetIndex), [M]); // [M]
-    const token = tf.sub(picked, tf.logSumExp(logits, 1)) as tf.Tensor1D; // [M]
+    const columns = options.vocabularyChunkColumns ?? (V > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(C, V, 64 * 2 ** 20, Math.max(1, M)) : 0);
+    let token: tf.Tensor1D; // [M] log softmax(W_U · norm(h))[y]
+    if (columns > 0 && columns < V) {
+      const params = model.base.params;
+      const normed = rmsNorm(hidden, params.norm, config.rmsNormEps) as tf.Tensor2D; // [M, C]
+      token = chunkedTokenLogProbs(normed, vocabularyChunksOf(params, columns), targetIndex.map((flat, i) => flat - i * V));
+    } else {
+      const logits = unembed(model.base.params, config, hidden); // [M, V]
+      const picked = tf.reshape(gatherRows(tf.reshape(logits, [M * V, 1]) as tf.Tensor2D, targetIndex), [M]); // [M]
+      token = tf.sub(picked, tf.logSumExp(logits, 1)) as tf.Tensor1D; // [M]
+    }
     const exit =
       m > 0
         ? exitLogProbabilities(gatherRows(tf.reshape(result.exitLogits, [N * S, m]) as tf.Tensor2D, rowIndex), exitIndex, gate) // [M]
