@@ -24,6 +24,8 @@ interface DemoOptions {
   out?: string;
   quick?: boolean;
   seed: string;
+  exitPenalty?: string;
+  klFactor?: string;
 }
 
 /** Demo sizes: the full run fits in ~15 minutes on 2 CPU cores, --quick in ~2. */
@@ -71,6 +73,8 @@ export function registerDemo(program: Command): void {
     .option("--out <dir>", "run folder (default runs/<timestamp>)")
     .option("--quick", "a ~2-minute smoke version")
     .option("--seed <s>", "seed", "0")
+    .option("--exit-penalty <λ>", "stage-2 exit-depth penalty λ (the externalisation dial; demo default 0.1)")
+    .option("--kl-factor <f>", "stage-1 KL factor f (demo default 4)")
     .action(async (options: DemoOptions, command: Command) => {
       const started = performance.now();
       await startBackend(command);
@@ -79,7 +83,13 @@ export function registerDemo(program: Command): void {
       const tokenizer = requireTokenizer(loaded, "demo");
       const runDir = options.out ?? join("runs", new Date().toISOString().replace(/[:.]/g, "-"));
       process.stderr.write(`demo: ${modelDir} (${loaded.model.config.numLayers} layers) → ${runDir}${options.quick ? " (quick)" : ""}\n`);
-      const result = await runPipeline(loaded.model, tokenizer, demoConfig(options.quick ?? false, Number(options.seed)), runDir);
+      const base = demoConfig(options.quick ?? false, Number(options.seed));
+      const config = {
+        ...base,
+        distill: { ...base.distill, ...(options.klFactor !== undefined ? { klFactor: Number(options.klFactor) } : {}) },
+        rloo: { ...base.rloo, ...(options.exitPenalty !== undefined ? { exitPenalty: Number(options.exitPenalty) } : {}) },
+      };
+      const result = await runPipeline(loaded.model, tokenizer, config, runDir);
       const minutes = (performance.now() - started) / 60000;
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       process.stdout.write(
