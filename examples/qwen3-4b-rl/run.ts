@@ -3,7 +3,7 @@
 // pipeline on the bundled tiny model (with --quick: a smoke run of a minute or two).
 import { loadGsm8k, gsm8kToTaskExample, type TaskExample } from "@eecot/datasets";
 import { demoConfig, gsmExamples, runPipeline, tomExamples, type PipelineConfig } from "@eecot/cli";
-import { parseExampleArgs, setUp } from "../shared.js";
+import { parseExampleArgs, setUp } from "../example-args.js";
 
 export function paperConfig(gsm8kPath: string | null, seed: number): PipelineConfig {
   const gsm = (count: number, offset: number): TaskExample[] => {

@@ -9,7 +9,7 @@ import { EarlyExitModel, loadEarlyExitAdapters } from "@eecot/early-exit";
 import { judgeConfigFromEnv, writeReport } from "@eecot/eval";
 import { currentBackend } from "@eecot/tensor-core";
 import { gsmExamples, promptIds } from "@eecot/cli";
-import { parseExampleArgs, setUp } from "../shared.js";
+import { parseExampleArgs, setUp } from "../example-args.js";
 
 export async function main(argv: readonly string[]): Promise<void> {
   const args = parseExampleArgs(argv, "r1-distill-calibration");
