@@ -78,5 +78,15 @@ export {
   type CloseOptions,
   type FiniteDifferenceOptions,
 } from "./testing.js";
-export { batchMatMul, permuteAxes, type BatchMatMulOptions } from "./kernels/index.js";
+export {
+  batchMatMul,
+  permuteAxes,
+  rmsNormalize,
+  rotaryEmbedding,
+  appendKeyValues,
+  inferenceAttention,
+  inferenceKernelsAvailable,
+  isRecordingGradients,
+  type BatchMatMulOptions,
+} from "./kernels/index.js";
 export { replaceDirectory } from "./atomic.js";

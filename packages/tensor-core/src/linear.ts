@@ -4,7 +4,7 @@
 // here has a custom gradient built from explicit transposes, plain 2-D matMuls and scatterND.
 // M rows, K inner, N columns, V vocabulary, C channels.
 import { tf } from "./tf.js";
-import { batchMatMul } from "./kernels/index.js";
+import { batchMatMul, isRecordingGradients } from "./kernels/index.js";
 
 /**
  * a @ b for 2-D tensors (XNNPACK on wasm), with the gradients dA = dy @ bᵀ and dB = aᵀ @ dy
@@ -14,7 +14,8 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
     throw new Error(`matMul2d: expected [M, K] @ [K, N], got [${a.shape.join(", ")}] @ [${b.shape.join(", ")}]`);
   }
-  return matMul2dOp(a, b);
+  // Without a gradient tape the custom-gradient wrapper is pure overhead (a scope per call).
+  return isRecordingGradients() ? matMul2dOp(a, b) : tf.matMul(a, b);
 }
 
 const matMul2dOp = tf.customGrad((a, b, save) => {
@@ -69,6 +70,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
     throw new Error(`embeddingLookup: ids must be a 1-D int32 tensor, got ${ids.dtype} [${ids.shape.join(", ")}]`);
   }
   const [V, C] = table.shape;
+  if (!isRecordingGradients()) return tf.gather(table, ids); // no tape: skip the custom-gradient scope
   // ids go in as an input and are saved for the gradient: a closure would see them disposed
   // when they were made inside the differentiated function (tf.grads / variableGrads dispose
   // forward intermediates the tape does not save). The gradient goes to the table only.

@@ -8,8 +8,22 @@
 // goes through `linear` (2-D matMul with an explicit-transpose custom gradient), weights are
 // stored pre-transposed as [in, out], GQA groups queries instead of tiling keys, and attention's
 // batched matMuls and head permutations use tensor-core's SIMD kernels (`batchMatMul`,
-// `permuteAxes`; plain tf ops on other backends).
-import { tf, linear, embeddingLookup, batchMatMul, permuteAxes } from "@eecot/tensor-core";
+// `permuteAxes`; plain tf ops on other backends). RMSNorm and RoPE are one kernel each on wasm
+// (with gradients), and inference on wasm (no gradient tape: decoding, prefill) appends to the
+// KV cache and attends with one kernel each (`appendKeyValues`, `inferenceAttention`), because
+// at decode sizes every tfjs op costs ~10 µs of overhead whatever its FLOPs.
+import {
+  tf,
+  linear,
+  embeddingLookup,
+  batchMatMul,
+  permuteAxes,
+  rmsNormalize,
+  rotaryEmbedding,
+  appendKeyValues,
+  inferenceAttention,
+  inferenceKernelsAvailable,
+} from "@eecot/tensor-core";
 import type { QwenConfig } from "./config.js";
 
 type Tensor = tf.Tensor;
@@ -78,10 +92,7 @@ export interface LayerOptions {
 
 /** RMSNorm over the last axis: x · rsqrt(mean(x²) + ε) · weight. */
 export function rmsNorm(x: Tensor, weight: tf.Tensor1D, eps: number): Tensor {
-  return tf.tidy(() => {
-    const variance = tf.mean(tf.square(x), -1, true);
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
-  });
+  return rmsNormalize(x, weight, eps); // one kernel on wasm, the tf composite elsewhere
 }
 
 /** RoPE tables for integer positions: cos/sin of cat(freqs, freqs), freqs = position · θ^(−2j/D). */
@@ -112,12 +123,7 @@ export function ropeTables(positions: readonly (readonly number[])[], headDim: n
 
 /** Rotate-half RoPE: x · cos + rotate_half(x) · sin, rotate_half(x) = [−x₂, x₁]. */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const half = x.shape[3] / 2;
-    const [x1, x2] = tf.split(x, [half, half], 3); // [B, T, N, D/2] each
-    const rotated = tf.concat([tf.neg(x2!), x1!], 3); // [B, T, N, D]
-    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
-  });
+  return rotaryEmbedding(x, cos, sin); // one kernel on wasm, split + concat elsewhere
 }
 
 /** Additive attention mask for T new queries over S = P + T keys (causal, left padding). */
@@ -164,7 +170,8 @@ export function attentionKv(
   let k = tf.reshape(project(xNorm, layer.kProj, layerIndex, "k_proj", adapter), [B, T, K, D]) as tf.Tensor4D;
   if (layer.kNorm) k = rmsNorm(k, layer.kNorm, config.rmsNormEps) as tf.Tensor4D;
   k = applyRope(k, context.cos, context.sin); // [B, T, K, D]
-  const v = tf.reshape(project(xNorm, layer.vProj, layerIndex, "v_proj", adapter), [B, T, K, D]);
+  const v = tf.reshape(project(xNorm, layer.vProj, layerIndex, "v_proj", adapter), [B, T, K, D]) as tf.Tensor4D;
+  if (inferenceKernelsAvailable()) return appendKeyValues(k, v, past); // one kernel: [B*K, D, S], [B*K, S, D]
   const keysT = tf.reshape(permuteAxes(k, [0, 2, 3, 1]), [B * K, D, T]) as tf.Tensor3D; // [B*K, D, T]
   const values = tf.reshape(permuteAxes(v, [0, 2, 1, 3]), [B * K, T, D]) as tf.Tensor3D; // [B*K, T, D]
   if (!past) return { keysT, values };
@@ -193,6 +200,10 @@ export function attention(
   let q = tf.reshape(project(xNorm, layer.qProj, layerIndex, "q_proj", adapter), [B, T, H, D]) as tf.Tensor4D;
   if (layer.qNorm) q = rmsNorm(q, layer.qNorm, config.rmsNormEps) as tf.Tensor4D;
   q = applyRope(q, context.cos, context.sin); // [B, T, H, D]
+  if (inferenceKernelsAvailable()) {
+    const attended = inferenceAttention(q, kv.keysT, kv.values, context.mask, 1 / Math.sqrt(D)); // [B, T, H, D]
+    return project(tf.reshape(attended, [B * T, H * D]) as tf.Tensor2D, layer.oProj, layerIndex, "o_proj", adapter); // [B*T, C]
+  }
   // Group the G query heads that share a kv head: [B, T, K, G, D] → [B*K, G*T, D].
   const grouped = tf.reshape(permuteAxes(tf.reshape(q, [B, T, K, G, D]), [0, 2, 3, 1, 4]), [B * K, G * T, D]) as tf.Tensor3D;
   const scaled = tf.mul(grouped, 1 / Math.sqrt(D)) as tf.Tensor3D;

@@ -1,5 +1,9 @@
-// Fast attention kernels for tfjs-wasm (SIMD AssemblyScript on tfjs-wasm's heap); plain tf ops
-// on other backends. See batch-mat-mul.ts, permute-axes.ts and wasm-kernels.ts.
+// Fast kernels for tfjs-wasm (SIMD AssemblyScript on tfjs-wasm's heap); plain tf ops on other
+// backends. See batch-mat-mul.ts, permute-axes.ts, rms-norm.ts, rope.ts,
+// inference-attention.ts and wasm-kernels.ts.
 export { batchMatMul, BATCH_MAT_MUL_KERNEL, type BatchMatMulOptions } from "./batch-mat-mul.js";
 export { permuteAxes, planPermutation, PERMUTE_AXES_KERNEL, type PermutationPlan } from "./permute-axes.js";
-export { wasmKernelsFor, activeWasmKernels } from "./wasm-kernels.js";
+export { rmsNormalize, rmsNormComposite, RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL } from "./rms-norm.js";
+export { rotaryEmbedding, ropeComposite, ROPE_KERNEL } from "./rope.js";
+export { appendKeyValues, inferenceAttention, inferenceKernelsAvailable, APPEND_KEY_VALUES_KERNEL, INFERENCE_ATTENTION_KERNEL } from "./inference-attention.js";
+export { wasmKernelsFor, activeWasmKernels, isRecordingGradients } from "./wasm-kernels.js";

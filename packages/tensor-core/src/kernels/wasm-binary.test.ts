@@ -28,10 +28,19 @@ function sectionIds(bytes: Uint8Array): number[] {
 }
 
 describe("kernel binary", () => {
-  it("imports only env.memory, has no data segments or start function, exports the three kernels", () => {
+  it("imports only env.memory, has no data segments or start function, exports the kernels", () => {
     const module = new WebAssembly.Module(binary);
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
-    expect(WebAssembly.Module.exports(module).map((entry) => entry.name).sort()).toEqual(["batchMatMul", "swapMiddleAxes", "transposeLastTwo"]);
+    expect(WebAssembly.Module.exports(module).map((entry) => entry.name).sort()).toEqual([
+      "appendKeyValues",
+      "attentionNoGrad",
+      "batchMatMul",
+      "rmsNorm",
+      "rmsNormGrad",
+      "rope",
+      "swapMiddleAxes",
+      "transposeLastTwo",
+    ]);
     const ids = sectionIds(binary);
     expect(ids).not.toContain(8);
     expect(ids).not.toContain(11);

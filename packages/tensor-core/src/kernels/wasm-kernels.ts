@@ -19,6 +19,16 @@ export interface KernelExports {
   transposeLastTwo(source: number, target: number, n: number, rows: number, columns: number): void;
   /** [N, X, Y, L] -> [N, Y, X, L]. */
   swapMiddleAxes(source: number, target: number, n: number, x: number, y: number, length: number): void;
+  /** y [R, D] = x · rsqrt(mean(x²) + eps) · w. */
+  rmsNorm(x: number, w: number, y: number, rows: number, d: number, eps: number): void;
+  /** dx [R, D] and dw [D] of rmsNorm for dy [R, D]. */
+  rmsNormGrad(dy: number, x: number, w: number, dx: number, dw: number, rows: number, d: number, eps: number): void;
+  /** Rotate-half RoPE of x [R, N, D] with cos, sin [R, D]; inverse = 1 applies the transpose. */
+  rope(x: number, cos: number, sin: number, y: number, rows: number, heads: number, d: number, inverse: number): void;
+  /** k, v [B, T, K, D] appended to keysT [B*K, D, P] and values [B*K, P, D]. */
+  appendKeyValues(k: number, v: number, pastKeysT: number, pastValues: number, keysT: number, values: number, b: number, t: number, kvHeads: number, d: number, p: number): void;
+  /** Softmax attention of q [B, T, H, D] over keysT [B*K, D, S], values [B*K, S, D], mask [B, T, S]. scratch: S + 4 floats. */
+  attentionNoGrad(q: number, keysT: number, values: number, mask: number, out: number, scratch: number, b: number, t: number, heads: number, kvHeads: number, d: number, s: number, scale: number): void;
 }
 
 /** The parts of tfjs-wasm's BackendWasm the kernels use (not in its public typings). */
@@ -31,6 +41,16 @@ export interface WasmBackendInternals {
   };
   readonly dataIdMap: { get(dataId: object): { memoryOffset: number | null } | undefined };
   makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+}
+
+/**
+ * True while a gradient tape records ops (inside tf.grad / variableGrads / minimize, outside a
+ * kernel): the inference-only kernels (no gradient) must not run then. Reads tfjs's engine
+ * state (`isTapeOn`, not in the public typings).
+ */
+export function isRecordingGradients(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number; kernelDepth: number } }).state;
+  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
 /** A started wasm backend's kernels, or null when the backend or memory is not reachable. */

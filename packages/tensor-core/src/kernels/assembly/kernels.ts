@@ -391,3 +391,284 @@ export function swapMiddleAxes(source: usize, target: usize, n: i32, x: i32, y: 
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm, RoPE and batch-1 decoding: elementwise chains fused into one pass each, so a decode
+// step runs a few kernels per layer instead of dozens (each tfjs op costs ~10 µs of overhead).
+
+/** Sum of the `d` floats at x (f32x4 lanes, then the lanes, then a scalar tail). */
+function sumOfSquares(x: usize, d: i32): f32 {
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= d; j += 4) {
+    const v = v128.load(x + <usize>(j * 4));
+    acc = f32x4.add(acc, f32x4.mul(v, v));
+  }
+  let total = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; j < d; j++) {
+    const v = load<f32>(x + <usize>(j * 4));
+    total += v * v;
+  }
+  return total;
+}
+
+/** 1 / sqrt(mean(x²) + eps) of one row. */
+function inverseRms(x: usize, d: i32, eps: f32): f32 {
+  return <f32>1 / Mathf.sqrt(sumOfSquares(x, d) / <f32>d + eps);
+}
+
+/** y [R, D] = x · rsqrt(mean(x², last axis) + eps) · w [D]. */
+export function rmsNorm(x: usize, w: usize, y: usize, rows: i32, d: i32, eps: f32): void {
+  const rowBytes = <usize>(d * 4);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes;
+    const yr = y + <usize>r * rowBytes;
+    const inv = inverseRms(xr, d, eps);
+    const scale = f32x4.splat(inv);
+    let j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const o = <usize>(j * 4);
+      v128.store(yr + o, f32x4.mul(f32x4.mul(v128.load(xr + o), scale), v128.load(w + o)));
+    }
+    for (; j < d; j++) {
+      const o = <usize>(j * 4);
+      store<f32>(yr + o, load<f32>(xr + o) * inv * load<f32>(w + o));
+    }
+  }
+}
+
+/**
+ * Gradients of rmsNorm for dy [R, D]: with r = rsqrt(mean(x²) + eps), x̂ = x·r, g = dy·w:
+ * dx = r · (g − x̂ · mean(g · x̂)), dw = Σ_rows dy · x̂ (dw [D] is overwritten).
+ */
+export function rmsNormGrad(dy: usize, x: usize, w: usize, dx: usize, dw: usize, rows: i32, d: i32, eps: f32): void {
+  const rowBytes = <usize>(d * 4);
+  for (let j = 0; j < d; j++) store<f32>(dw + <usize>(j * 4), 0);
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes;
+    const gr = dy + <usize>r * rowBytes;
+    const dxr = dx + <usize>r * rowBytes;
+    const inv = inverseRms(xr, d, eps);
+    const scale = f32x4.splat(inv);
+    // mean(g · x̂)
+    let accumulator = f32x4.splat(0);
+    let j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const o = <usize>(j * 4);
+      const xhat = f32x4.mul(v128.load(xr + o), scale);
+      const g = f32x4.mul(v128.load(gr + o), v128.load(w + o));
+      accumulator = f32x4.add(accumulator, f32x4.mul(g, xhat));
+    }
+    let dot = f32x4.extract_lane(accumulator, 0) + f32x4.extract_lane(accumulator, 1) + f32x4.extract_lane(accumulator, 2) + f32x4.extract_lane(accumulator, 3);
+    for (let t = j; t < d; t++) {
+      const o = <usize>(t * 4);
+      dot += load<f32>(gr + o) * load<f32>(w + o) * (load<f32>(xr + o) * inv);
+    }
+    const mean = dot / <f32>d;
+    const meanV = f32x4.splat(mean);
+    j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const o = <usize>(j * 4);
+      const dyv = v128.load(gr + o);
+      const xhat = f32x4.mul(v128.load(xr + o), scale);
+      const g = f32x4.mul(dyv, v128.load(w + o));
+      v128.store(dxr + o, f32x4.mul(scale, f32x4.sub(g, f32x4.mul(xhat, meanV))));
+      v128.store(dw + o, f32x4.add(v128.load(dw + o), f32x4.mul(dyv, xhat)));
+    }
+    for (; j < d; j++) {
+      const o = <usize>(j * 4);
+      const dyv = load<f32>(gr + o);
+      const xhat = load<f32>(xr + o) * inv;
+      store<f32>(dxr + o, inv * (dyv * load<f32>(w + o) - xhat * mean));
+      store<f32>(dw + o, load<f32>(dw + o) + dyv * xhat);
+    }
+  }
+}
+
+/**
+ * Rotate-half RoPE of x [R, N, D] with tables cos, sin [R, D] shared by the N heads, h = D/2:
+ *   y₁ = x₁·cos₁ − x₂·sin₁,  y₂ = x₂·cos₂ + x₁·sin₂                 (inverse = 0)
+ * and its transpose (the gradient, dx for dy):
+ *   y₁ = x₁·cos₁ + x₂·sin₂,  y₂ = x₂·cos₂ − x₁·sin₁                 (inverse = 1)
+ * Products are rounded before the add, as tf's x·cos + rotate_half(x)·sin.
+ */
+export function rope(x: usize, cos: usize, sin: usize, y: usize, rows: i32, heads: i32, d: i32, inverse: i32): void {
+  const h = d >> 1;
+  const halfBytes = <usize>(h * 4);
+  const rowBytes = <usize>(d * 4);
+  const vector = (h & 3) == 0;
+  for (let r = 0; r < rows; r++) {
+    const c = cos + <usize>r * rowBytes;
+    const s = sin + <usize>r * rowBytes;
+    // Sine halves in the order each output half uses them.
+    const sFirst = inverse ? s + halfBytes : s;
+    const sSecond = inverse ? s : s + halfBytes;
+    for (let n = 0; n < heads; n++) {
+      const xr = x + (<usize>r * <usize>heads + <usize>n) * rowBytes;
+      const yr = y + (<usize>r * <usize>heads + <usize>n) * rowBytes;
+      if (vector) {
+        for (let j = 0; j < h; j += 4) {
+          const o = <usize>(j * 4);
+          const x1 = v128.load(xr + o);
+          const x2 = v128.load(xr + halfBytes + o);
+          const a1 = f32x4.mul(x1, v128.load(c + o));
+          const a2 = f32x4.mul(x2, v128.load(c + halfBytes + o));
+          const b1 = f32x4.mul(x2, v128.load(sFirst + o));
+          const b2 = f32x4.mul(x1, v128.load(sSecond + o));
+          v128.store(yr + o, inverse ? f32x4.add(a1, b1) : f32x4.sub(a1, b1));
+          v128.store(yr + halfBytes + o, inverse ? f32x4.sub(a2, b2) : f32x4.add(a2, b2));
+        }
+      } else {
+        for (let j = 0; j < h; j++) {
+          const o = <usize>(j * 4);
+          const x1 = load<f32>(xr + o);
+          const x2 = load<f32>(xr + halfBytes + o);
+          const a1 = x1 * load<f32>(c + o);
+          const a2 = x2 * load<f32>(c + halfBytes + o);
+          const b1 = x2 * load<f32>(sFirst + o);
+          const b2 = x1 * load<f32>(sSecond + o);
+          store<f32>(yr + o, inverse ? a1 + b1 : a1 - b1);
+          store<f32>(yr + halfBytes + o, inverse ? a2 - b2 : a2 + b2);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Appends T new positions to a layer's key/value cache: k, v [B, T, K, D] (keys already normed
+ * and rotated), past keysT [B*K, D, P] and values [B*K, P, D] (ignored when p = 0) ->
+ * keysT [B*K, D, P+T], values [B*K, P+T, D].
+ */
+export function appendKeyValues(k: usize, v: usize, pastKeysT: usize, pastValues: usize, keysT: usize, values: usize, b: i32, t: i32, kvHeads: i32, d: i32, p: i32): void {
+  const s = p + t;
+  for (let bb = 0; bb < b; bb++) {
+    for (let kh = 0; kh < kvHeads; kh++) {
+      const cacheIndex = <usize>(bb * kvHeads + kh);
+      // keysᵀ: row dd holds P old then T new key components.
+      const oldK = pastKeysT + cacheIndex * <usize>(d * p * 4);
+      const newK = keysT + cacheIndex * <usize>(d * s * 4);
+      for (let dd = 0; dd < d; dd++) {
+        const from = oldK + <usize>(dd * p * 4);
+        const to = newK + <usize>(dd * s * 4);
+        copyFloats(from, to, p);
+        for (let tt = 0; tt < t; tt++) {
+          store<f32>(to + <usize>((p + tt) * 4), load<f32>(k + <usize>((((bb * t + tt) * kvHeads + kh) * d + dd) * 4)));
+        }
+      }
+      // values: P old rows then T new rows of D.
+      const oldV = pastValues + cacheIndex * <usize>(p * d * 4);
+      const newV = values + cacheIndex * <usize>(s * d * 4);
+      copyFloats(oldV, newV, p * d);
+      for (let tt = 0; tt < t; tt++) {
+        copyFloats(v + <usize>(((bb * t + tt) * kvHeads + kh) * d * 4), newV + <usize>((p + tt) * d * 4), d);
+      }
+    }
+  }
+}
+
+function copyFloats(from: usize, to: usize, count: i32): void {
+  let j = 0;
+  for (; j + 4 <= count; j += 4) v128.store(to + <usize>(j * 4), v128.load(from + <usize>(j * 4)));
+  for (; j < count; j++) store<f32>(to + <usize>(j * 4), load<f32>(from + <usize>(j * 4)));
+}
+
+/** e^x for x ≤ 0 in float32 (Cephes expf: 2^n · polynomial; ~1 ulp; 0 below −87). */
+function expNonPositive(x: f32): f32 {
+  if (x < <f32>-87.0) return 0;
+  const n = Mathf.floor(x * <f32>1.44269504088896341 + <f32>0.5);
+  const r = x - n * <f32>0.693359375 + n * <f32>2.12194440e-4;
+  const r2 = r * r;
+  let poly: f32 = <f32>1.9875691500e-4;
+  poly = poly * r + <f32>1.3981999507e-3;
+  poly = poly * r + <f32>8.3334519073e-3;
+  poly = poly * r + <f32>4.1665795894e-2;
+  poly = poly * r + <f32>1.6666665459e-1;
+  poly = poly * r + <f32>5.0000001201e-1;
+  const value = poly * r2 + r + <f32>1;
+  return value * reinterpret<f32>((<i32>n + 127) << 23);
+}
+
+/**
+ * Grouped-query attention without gradients, for decoding and inference prefill:
+ * q [B, T, H, D] (normed, rotated), keysT [B*K, D, S], values [B*K, S, D], additive mask
+ * [B, T, S] -> out [B, T, H, D]; query head h reads kv head h / (H / K). Per (b, t, h):
+ * scores = (q · scale) · keysᵀ + mask, softmax, · values. scratch: S + 4 floats.
+ */
+export function attentionNoGrad(q: usize, keysT: usize, values: usize, mask: usize, out: usize, scratch: usize, b: i32, t: i32, heads: i32, kvHeads: i32, d: i32, s: i32, scale: f32): void {
+  const g = heads / kvHeads;
+  const scores = scratch;
+  const sVector = s & ~3;
+  const dVector = (d & 3) == 0;
+  for (let bb = 0; bb < b; bb++) {
+    for (let tt = 0; tt < t; tt++) {
+      const maskRow = mask + <usize>((bb * t + tt) * s * 4);
+      for (let hh = 0; hh < heads; hh++) {
+        const cacheIndex = <usize>(bb * kvHeads + hh / g);
+        const kT = keysT + cacheIndex * <usize>(d * s * 4);
+        const vals = values + cacheIndex * <usize>(s * d * 4);
+        const qRow = q + <usize>(((bb * t + tt) * heads + hh) * d * 4);
+        const outRow = out + <usize>(((bb * t + tt) * heads + hh) * d * 4);
+        // scores[s] = Σ_d (q_d · scale) · kT[d, s], d in order.
+        for (let j = 0; j < s; j++) store<f32>(scores + <usize>(j * 4), 0);
+        for (let dd = 0; dd < d; dd++) {
+          const qd = load<f32>(qRow + <usize>(dd * 4)) * scale;
+          const qv = f32x4.splat(qd);
+          const kRow = kT + <usize>(dd * s * 4);
+          let j = 0;
+          for (; j < sVector; j += 4) {
+            const o = <usize>(j * 4);
+            v128.store(scores + o, f32x4.add(v128.load(scores + o), f32x4.mul(qv, v128.load(kRow + o))));
+          }
+          for (; j < s; j++) {
+            const o = <usize>(j * 4);
+            store<f32>(scores + o, load<f32>(scores + o) + qd * load<f32>(kRow + o));
+          }
+        }
+        // Softmax over the masked scores.
+        let max: f32 = -Infinity;
+        for (let j = 0; j < s; j++) {
+          const o = <usize>(j * 4);
+          const value = load<f32>(scores + o) + load<f32>(maskRow + o);
+          store<f32>(scores + o, value);
+          max = value > max ? value : max;
+        }
+        let total: f32 = 0;
+        for (let j = 0; j < s; j++) {
+          const o = <usize>(j * 4);
+          const e = expNonPositive(load<f32>(scores + o) - max);
+          store<f32>(scores + o, e);
+          total += e;
+        }
+        const inverseTotal = <f32>1 / total;
+        // out = Σ_s weight_s · values[s, :].
+        if (dVector) {
+          for (let d0 = 0; d0 < d; d0 += 16) {
+            const width = min(16, d - d0);
+            let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+            let row = vals + <usize>(d0 * 4);
+            for (let j = 0; j < s; j++) {
+              const wv = f32x4.splat(load<f32>(scores + <usize>(j * 4)) * inverseTotal);
+              a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(row)));
+              if (width > 4) a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(row, 16)));
+              if (width > 8) a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(row, 32)));
+              if (width > 12) a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(row, 48)));
+              row += <usize>(d * 4);
+            }
+            const o = outRow + <usize>(d0 * 4);
+            v128.store(o, a0);
+            if (width > 4) v128.store(o, a1, 16);
+            if (width > 8) v128.store(o, a2, 32);
+            if (width > 12) v128.store(o, a3, 48);
+          }
+        } else {
+          for (let dd = 0; dd < d; dd++) {
+            let acc: f32 = 0;
+            for (let j = 0; j < s; j++) acc += load<f32>(scores + <usize>(j * 4)) * inverseTotal * load<f32>(vals + <usize>((j * d + dd) * 4));
+            store<f32>(outRow + <usize>(dd * 4), acc);
+          }
+        }
+      }
+    }
+  }
+}
