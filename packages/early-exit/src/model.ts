@@ -39,6 +39,7 @@ import {
   type ExitHead,
 } from "./exit-head.js";
 import { createLoraAdapters, type LoraAdapters } from "./lora.js";
+import { disposeFrozenKeyValueWeights, frozenKeyValues, stackFrozenKeyValueWeights, type FrozenKeyValueWeights } from "./frozen-key-values.js";
 
 
 export interface PrescribedForwardOptions {
@@ -300,97 +301,114 @@ export class EarlyExitModel {
     let cacheLayers: LayerKv[] | null = null;
     let keyPadding: number[][] | null = null;
     let nextPosition: number[] | null = null;
+    // K/V weights of layers l.. stacked for frozen residuals, built on first use per first layer.
+    const stackedWeights = new Map<number, FrozenKeyValueWeights | null>();
+    const stackedFrom = (firstLayer: number) => {
+      if (!stackedWeights.has(firstLayer)) stackedWeights.set(firstLayer, stackFrozenKeyValueWeights(params, firstLayer, adapter));
+      return stackedWeights.get(firstLayer)!;
+    };
+    try {
+      for (let step = 0; step < options.maxNewTokens; step++) {
+        const T = input[0]!.length;
+        const live = rows.map((r) => !r.finished);
+        const exitLayer = rows.map(() => L); // x_t per row for this step
+        const exited = rows.map(() => false);
+        const headZ = rows.map(() => new Array<number>(m).fill(NaN));
+        const cache = cacheLayers ? { layers: cacheLayers, keyPadding: keyPadding!, nextPosition: nextPosition! } : null;
+        const context = attentionContext(config, inputMask, cache);
+        let hidden = tf.tidy(() => embed(params, tf.tensor2d(input, [B, T], "int32"))); // [B, T, C]
+        const newLayers: LayerKv[] = [];
+        for (let l = 1; l <= L; l++) {
+          const anyExited = exited.some(Boolean);
+          const allExited = live.every((isLive, b) => !isLive || exited[b]);
+          const past = cacheLayers?.[l - 1] ?? null;
+          const stacked = allExited && T === 1 ? stackedFrom(l - 1) : null;
+          if (stacked) {
+            // Layers l..L all read the frozen residual: their K/V in one stacked pass (wasm).
+            const pasts = Array.from({ length: L - l + 1 }, (_, i) => cacheLayers?.[l - 1 + i] ?? null);
+            newLayers.push(...frozenKeyValues(stacked, config, hidden, context, pasts));
+            for (const old of pasts) if (old) tf.dispose([old.keysT, old.values]);
+            break;
+          }
+          const layerInput = hidden;
+          const out = tidyResult(() => {
+            if (allExited && T === 1) return decoderLayer(params.layers[l - 1]!, l - 1, config, layerInput, context, past, { adapter, kvOnly: true });
+            const updateMask = anyExited
+              ? tf.tensor3d(rows.map((_, b) => Array.from({ length: T }, (_, t) => [exited[b] && t === T - 1 ? 0 : 1])), [B, T, 1])
+              : undefined;
+            return decoderLayer(params.layers[l - 1]!, l - 1, config, layerInput, context, past, { adapter, updateMask });
+          });
+          if (out.hidden !== layerInput) layerInput.dispose();
+          hidden = out.hidden;
+          newLayers.push(out.kv);
+          if (past) tf.dispose([past.keysT, past.values]);
 
-    for (let step = 0; step < options.maxNewTokens; step++) {
-      const T = input[0]!.length;
-      const live = rows.map((r) => !r.finished);
-      const exitLayer = rows.map(() => L); // x_t per row for this step
-      const exited = rows.map(() => false);
-      const headZ = rows.map(() => new Array<number>(m).fill(NaN));
-      const cache = cacheLayers ? { layers: cacheLayers, keyPadding: keyPadding!, nextPosition: nextPosition! } : null;
-      const context = attentionContext(config, inputMask, cache);
-      let hidden = tf.tidy(() => embed(params, tf.tensor2d(input, [B, T], "int32"))); // [B, T, C]
-      const newLayers: LayerKv[] = [];
-      for (let l = 1; l <= L; l++) {
-        const anyExited = exited.some(Boolean);
-        const allExited = live.every((isLive, b) => !isLive || exited[b]);
-        const past = cacheLayers?.[l - 1] ?? null;
-        const layerInput = hidden;
-        const out = tidyResult(() => {
-          if (allExited && T === 1) return decoderLayer(params.layers[l - 1]!, l - 1, config, layerInput, context, past, { adapter, kvOnly: true });
-          const updateMask = anyExited
-            ? tf.tensor3d(rows.map((_, b) => Array.from({ length: T }, (_, t) => [exited[b] && t === T - 1 ? 0 : 1])), [B, T, 1])
-            : undefined;
-          return decoderLayer(params.layers[l - 1]!, l - 1, config, layerInput, context, past, { adapter, updateMask });
+          if (forced !== null && l === forced) {
+            rows.forEach((_, b) => {
+              if (live[b] && !exited[b]) {
+                exited[b] = true;
+                exitLayer[b] = l;
+              }
+            });
+          }
+          const k = useHeads ? this.exitLayers.indexOf(l) : -1;
+          if (k >= 0 && !allExited) {
+            const z = tf.tidy(() => {
+              const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D; // [B, C]
+              return exitHeadLogits(this.heads[k]!, last); // [B]
+            });
+            const values = (await z.data()) as Float32Array;
+            z.dispose();
+            rows.forEach((_, b) => {
+              if (!live[b] || exited[b]) return;
+              headZ[b]![k] = values[b]!;
+              const p = gatedExitProbability(values[b]!, gate);
+              // A draw is consumed only for a live, not-yet-exited row whose gate is open.
+              const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rng.uniform() < p;
+              if (exit) {
+                exited[b] = true;
+                exitLayer[b] = l;
+              }
+            });
+          }
+        }
+        cacheLayers = newLayers;
+        keyPadding = context.keyPadding;
+        nextPosition = context.nextPosition;
+        tf.dispose([context.cos, context.sin, context.mask]);
+
+        // Every row's residual is h_{x_t} (frozen rows passed through): one readout for all.
+        const logitsTensor = tf.tidy(() => unembed(params, config, tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D)); // [B, V]
+        hidden.dispose();
+        const logits = (await logitsTensor.data()) as Float32Array;
+        logitsTensor.dispose();
+        const next: number[] = [];
+        rows.forEach((row, b) => {
+          if (!live[b]) {
+            next.push(padTokenId);
+            return;
+          }
+          const rowLogits = logits.subarray(b * V, (b + 1) * V);
+          const token = sampleToken(rowLogits, sampling, rng);
+          const x = exitLayer[b]!;
+          const exitLogProb = useHeads ? exitLogProbabilityOf(headZ[b]!.filter((z) => !Number.isNaN(z)), x === L ? m : this.exitIndexOf(x), gate) : 0;
+          const tokenLogProb = logSoftmaxAt(rowLogits, token);
+          row.tokens.push(token);
+          row.exitLayers.push(x);
+          row.exitLogProbs.push(exitLogProb);
+          row.tokenLogProbs.push(tokenLogProb);
+          row.logProbs.push(exitLogProb + tokenLogProb);
+          row.headProbabilities.push(headZ[b]!.map((z) => (Number.isNaN(z) ? NaN : 1 / (1 + Math.exp(-(z + gate.offset))))));
+          if (options.recordLogits) row.logits.push(Float32Array.from(rowLogits));
+          if (stopTokenIds.includes(token)) row.finished = true;
+          next.push(token);
         });
-        if (out.hidden !== layerInput) layerInput.dispose();
-        hidden = out.hidden;
-        newLayers.push(out.kv);
-        if (past) tf.dispose([past.keysT, past.values]);
-
-        if (forced !== null && l === forced) {
-          rows.forEach((_, b) => {
-            if (live[b] && !exited[b]) {
-              exited[b] = true;
-              exitLayer[b] = l;
-            }
-          });
-        }
-        const k = useHeads ? this.exitLayers.indexOf(l) : -1;
-        if (k >= 0 && !allExited) {
-          const z = tf.tidy(() => {
-            const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D; // [B, C]
-            return exitHeadLogits(this.heads[k]!, last); // [B]
-          });
-          const values = (await z.data()) as Float32Array;
-          z.dispose();
-          rows.forEach((_, b) => {
-            if (!live[b] || exited[b]) return;
-            headZ[b]![k] = values[b]!;
-            const p = gatedExitProbability(values[b]!, gate);
-            // A draw is consumed only for a live, not-yet-exited row whose gate is open.
-            const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rng.uniform() < p;
-            if (exit) {
-              exited[b] = true;
-              exitLayer[b] = l;
-            }
-          });
-        }
+        if (rows.every((r) => r.finished)) break;
+        input = next.map((t) => [t]);
+        inputMask = rows.map((r) => [r.finished ? 0 : 1]);
       }
-      cacheLayers = newLayers;
-      keyPadding = context.keyPadding;
-      nextPosition = context.nextPosition;
-      tf.dispose([context.cos, context.sin, context.mask]);
-
-      // Every row's residual is h_{x_t} (frozen rows passed through): one readout for all.
-      const logitsTensor = tf.tidy(() => unembed(params, config, tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D)); // [B, V]
-      hidden.dispose();
-      const logits = (await logitsTensor.data()) as Float32Array;
-      logitsTensor.dispose();
-      const next: number[] = [];
-      rows.forEach((row, b) => {
-        if (!live[b]) {
-          next.push(padTokenId);
-          return;
-        }
-        const rowLogits = logits.subarray(b * V, (b + 1) * V);
-        const token = sampleToken(rowLogits, sampling, rng);
-        const x = exitLayer[b]!;
-        const exitLogProb = useHeads ? exitLogProbabilityOf(headZ[b]!.filter((z) => !Number.isNaN(z)), x === L ? m : this.exitIndexOf(x), gate) : 0;
-        const tokenLogProb = logSoftmaxAt(rowLogits, token);
-        row.tokens.push(token);
-        row.exitLayers.push(x);
-        row.exitLogProbs.push(exitLogProb);
-        row.tokenLogProbs.push(tokenLogProb);
-        row.logProbs.push(exitLogProb + tokenLogProb);
-        row.headProbabilities.push(headZ[b]!.map((z) => (Number.isNaN(z) ? NaN : 1 / (1 + Math.exp(-(z + gate.offset))))));
-        if (options.recordLogits) row.logits.push(Float32Array.from(rowLogits));
-        if (stopTokenIds.includes(token)) row.finished = true;
-        next.push(token);
-      });
-      if (rows.every((r) => r.finished)) break;
-      input = next.map((t) => [t]);
-      inputMask = rows.map((r) => [r.finished ? 0 : 1]);
+    } finally {
+      for (const weights of stackedWeights.values()) if (weights) disposeFrozenKeyValueWeights(weights);
     }
     if (cacheLayers) for (const kv of cacheLayers) tf.dispose([kv.keysT, kv.values]);
     return {

@@ -83,10 +83,13 @@ export {
   permuteAxes,
   rmsNormalize,
   rotaryEmbedding,
+  swiglu,
+  maskedSoftmax,
   appendKeyValues,
   inferenceAttention,
   inferenceKernelsAvailable,
   isRecordingGradients,
   type BatchMatMulOptions,
+  type HeadPreparation,
 } from "./kernels/index.js";
 export { replaceDirectory } from "./atomic.js";

@@ -53,6 +53,23 @@ describe.each(["wasm", "cpu"] as const)("linear algebra on %s", (backend) => {
     tf.dispose([a, b, weights, ...ours, ...reference]);
   });
 
+  it("matMul2d runs one plain matMul without a tape and, on wasm, one kernel (no input copies) with one", async () => {
+    const a = randomTensor([3, 4], 50) as tf.Tensor2D;
+    const b = randomTensor([4, 5], 51) as tf.Tensor2D;
+    const inference = [...(await tf.profile(() => matMul2d(a, b))).kernelNames];
+    expect(inference).toEqual(["BatchMatMul"]);
+    const kernelsOf = async (product: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor) =>
+      (await tf.profile(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(product(x as tf.Tensor2D, y as tf.Tensor2D)) as tf.Scalar)([a, b]))).kernels.map((k) => k.name);
+    const training = await kernelsOf(matMul2d);
+    const plain = await kernelsOf((x, y) => tf.matMul(x, y));
+    if (backend === "wasm") {
+      expect(training).toContain("EecotMatMul2d");
+      // No copies of the saved inputs beyond what tf.grads itself makes for a plain matMul.
+      expect(training.filter((name) => name === "Identity").length).toBe(plain.filter((name) => name === "Identity").length);
+    }
+    tf.dispose([a, b]);
+  });
+
   it("matMul2d rejects mismatched shapes", () => {
     const a = tf.zeros([2, 3]) as tf.Tensor2D;
     const b = tf.zeros([2, 3]) as tf.Tensor2D;

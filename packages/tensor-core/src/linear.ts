@@ -4,7 +4,8 @@
 // here has a custom gradient built from explicit transposes, plain 2-D matMuls and scatterND.
 // M rows, K inner, N columns, V vocabulary, C channels.
 import { tf } from "./tf.js";
-import { batchMatMul, isRecordingGradients } from "./kernels/index.js";
+import { batchMatMul, isRecordingGradients, activeWasmKernels } from "./kernels/index.js";
+import { matMul2dKernel } from "./kernels/mat-mul-2d.js";
 
 /**
  * a @ b for 2-D tensors (XNNPACK on wasm), with the gradients dA = dy @ bᵀ and dB = aᵀ @ dy
@@ -14,8 +15,10 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
     throw new Error(`matMul2d: expected [M, K] @ [K, N], got [${a.shape.join(", ")}] @ [${b.shape.join(", ")}]`);
   }
-  // Without a gradient tape the custom-gradient wrapper is pure overhead (a scope per call).
-  return isRecordingGradients() ? matMul2dOp(a, b) : tf.matMul(a, b);
+  // Without a gradient tape the custom-gradient wrapper is pure overhead (a scope per call); on
+  // wasm a registered kernel with a gradient replaces it (no copies of the saved inputs).
+  if (!isRecordingGradients()) return tf.matMul(a, b);
+  return a.dtype === "float32" && b.dtype === "float32" && activeWasmKernels() ? matMul2dKernel(a, b) : matMul2dOp(a, b);
 }
 
 const matMul2dOp = tf.customGrad((a, b, save) => {

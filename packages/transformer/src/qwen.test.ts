@@ -109,3 +109,53 @@ for (const name of ["qwen3-tiny-f32", "qwen3-tiny-bf16-sharded", "qwen2-tiny-f32
     }
   });
 }
+
+// The fused wasm kernels take two paths: inference (no tape: fused attention, KV append) and
+// training (under a gradient tape: RMSNorm, RoPE, SwiGLU, masked softmax and matMul kernels with
+// gradients). The fixture tests above cover inference; here the training path's logits must
+// match the same forward without a tape, and its gradients the cpu backend's plain tf ops.
+describe("training path (gradient tape) on qwen3-tiny-f32", () => {
+  const ids = [[380, 5, 17, 99, 3, 250, 11, 42], [380, 7, 7, 120, 1, 2, 3, 4]];
+  const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
+
+  /** Loss Σ logits · probe as a function of three weights of the model, with its gradients. */
+  async function lossAndGradients(backend: "wasm" | "cpu") {
+    await initBackend({ backend, quiet: true });
+    const model = await loadQwenModel(fixture("qwen3-tiny-f32"));
+    const { params, config } = model;
+    const probe = tf.tidy(() => tf.sin(tf.reshape(tf.range(0, 2 * 8 * config.vocabSize), [2, 8, config.vocabSize])));
+    const layer0 = params.layers[0]!;
+    const layer1 = params.layers[1]!;
+    const forward = (inputNorm: tf.Tensor, qNorm: tf.Tensor, gate: tf.Tensor) => {
+      const layers = params.layers.map((layer, i) =>
+        i === 0 ? { ...layer, inputLayernorm: inputNorm as tf.Tensor1D } : i === 1 ? { ...layer, qNorm: qNorm as tf.Tensor1D, gateProj: { ...layer.gateProj, weightT: gate as tf.Tensor2D } } : layer,
+      );
+      return qwenForward({ ...params, layers }, config, ids, { attentionMask: mask }).logits!;
+    };
+    const inputs = [layer0.inputLayernorm, layer1.qNorm!, layer1.gateProj.weightT];
+    const untaped = forward(inputs[0]!, inputs[1]!, inputs[2]!);
+    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(forward(a, b, c), probe)) as tf.Scalar)(inputs);
+    const result = {
+      loss: (await value.data())[0]!,
+      untapedSum: (await tf.sum(tf.mul(untaped, probe)).data())[0]!,
+      grads: await Promise.all(grads.map(async (g) => Float32Array.from(await g.data()))),
+    };
+    tf.dispose([probe, untaped, value, ...grads]);
+    disposeModel(model);
+    return result;
+  }
+
+  test("logits under a tape equal the inference path's; gradients equal the cpu backend's", async () => {
+    const wasm = await lossAndGradients("wasm");
+    const cpu = await lossAndGradients("cpu");
+    await initBackend({ backend: "wasm", quiet: true });
+    expect(Math.abs(wasm.loss - wasm.untapedSum)).toBeLessThan(1e-3 * Math.max(1, Math.abs(wasm.loss)));
+    expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-3 * Math.max(1, Math.abs(cpu.loss)));
+    wasm.grads.forEach((g, i) => {
+      const reference = cpu.grads[i]!;
+      const scale = Math.max(...Array.from(reference, Math.abs));
+      expect(scale).toBeGreaterThan(0);
+      expect(maxAbsDiff(g, Array.from(reference)) / scale, `gradient ${i}`).toBeLessThan(1e-4);
+    });
+  });
+});

@@ -20,6 +20,8 @@ import {
   permuteAxes,
   rmsNormalize,
   rotaryEmbedding,
+  swiglu,
+  maskedSoftmax,
   appendKeyValues,
   inferenceAttention,
   inferenceKernelsAvailable,
@@ -168,10 +170,13 @@ export function attentionKv(
   const B = batch;
   const T = xNorm.shape[0] / B;
   let k = tf.reshape(project(xNorm, layer.kProj, layerIndex, "k_proj", adapter), [B, T, K, D]) as tf.Tensor4D;
+  const v = tf.reshape(project(xNorm, layer.vProj, layerIndex, "v_proj", adapter), [B, T, K, D]) as tf.Tensor4D;
+  if (inferenceKernelsAvailable()) {
+    // One kernel: k-norm, RoPE and the append: [B*K, D, S], [B*K, S, D].
+    return appendKeyValues(k, v, past, { normWeight: layer.kNorm, eps: config.rmsNormEps, cos: context.cos, sin: context.sin });
+  }
   if (layer.kNorm) k = rmsNorm(k, layer.kNorm, config.rmsNormEps) as tf.Tensor4D;
   k = applyRope(k, context.cos, context.sin); // [B, T, K, D]
-  const v = tf.reshape(project(xNorm, layer.vProj, layerIndex, "v_proj", adapter), [B, T, K, D]) as tf.Tensor4D;
-  if (inferenceKernelsAvailable()) return appendKeyValues(k, v, past); // one kernel: [B*K, D, S], [B*K, S, D]
   const keysT = tf.reshape(permuteAxes(k, [0, 2, 3, 1]), [B * K, D, T]) as tf.Tensor3D; // [B*K, D, T]
   const values = tf.reshape(permuteAxes(v, [0, 2, 1, 3]), [B * K, T, D]) as tf.Tensor3D; // [B*K, T, D]
   if (!past) return { keysT, values };
@@ -198,17 +203,20 @@ export function attention(
   const G = H / K;
   const S = kv.keysT.shape[2];
   let q = tf.reshape(project(xNorm, layer.qProj, layerIndex, "q_proj", adapter), [B, T, H, D]) as tf.Tensor4D;
-  if (layer.qNorm) q = rmsNorm(q, layer.qNorm, config.rmsNormEps) as tf.Tensor4D;
-  q = applyRope(q, context.cos, context.sin); // [B, T, H, D]
   if (inferenceKernelsAvailable()) {
-    const attended = inferenceAttention(q, kv.keysT, kv.values, context.mask, 1 / Math.sqrt(D)); // [B, T, H, D]
+    // One kernel: q-norm, RoPE, scores, mask, softmax and the weighted values.
+    const prepare = { normWeight: layer.qNorm, eps: config.rmsNormEps, cos: context.cos, sin: context.sin };
+    const attended = inferenceAttention(q, kv.keysT, kv.values, context.mask, 1 / Math.sqrt(D), prepare); // [B, T, H, D]
     return project(tf.reshape(attended, [B * T, H * D]) as tf.Tensor2D, layer.oProj, layerIndex, "o_proj", adapter); // [B*T, C]
   }
+  if (layer.qNorm) q = rmsNorm(q, layer.qNorm, config.rmsNormEps) as tf.Tensor4D;
+  q = applyRope(q, context.cos, context.sin); // [B, T, H, D]
   // Group the G query heads that share a kv head: [B, T, K, G, D] → [B*K, G*T, D].
   const grouped = tf.reshape(permuteAxes(tf.reshape(q, [B, T, K, G, D]), [0, 2, 3, 1, 4]), [B * K, G * T, D]) as tf.Tensor3D;
-  const scaled = tf.mul(grouped, 1 / Math.sqrt(D)) as tf.Tensor3D;
-  const scores = tf.reshape(batchMatMul(scaled, kv.keysT), [B, K, G, T, S]); // [B, K, G, T, S]
-  const weights = tf.reshape(tf.softmax(tf.add(scores, context.mask), -1), [B * K, G * T, S]) as tf.Tensor3D;
+  // softmax(q·kᵀ / √D + mask): one kernel on wasm (scale and mask folded in, the mask shared by
+  // the K·G heads), the composite elsewhere.
+  const scores = tf.reshape(batchMatMul(grouped, kv.keysT), [B, K * G, T, S]) as tf.Tensor4D; // [B, K*G, T, S]
+  const weights = tf.reshape(maskedSoftmax(scores, context.mask, 1 / Math.sqrt(D)), [B * K, G * T, S]) as tf.Tensor3D;
   const out = batchMatMul(weights, kv.values); // [B*K, G*T, D]
   const merged = tf.reshape(permuteAxes(tf.reshape(out, [B, K, G, T, D]), [0, 3, 1, 2, 4]), [B * T, H * D]) as tf.Tensor2D;
   return project(merged, layer.oProj, layerIndex, "o_proj", adapter); // [B*T, C]
@@ -218,7 +226,7 @@ export function attention(
 export function mlp(layer: QwenLayerParams, layerIndex: number, x: tf.Tensor2D, adapter?: ProjectionAdapter): tf.Tensor2D {
   const gate = project(x, layer.gateProj, layerIndex, "gate_proj", adapter); // [N, F]
   const up = project(x, layer.upProj, layerIndex, "up_proj", adapter); // [N, F]
-  const hidden = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // [N, F]
+  const hidden = swiglu(gate, up); // [N, F]: silu(gate) · up, one kernel on wasm
   return project(hidden, layer.downProj, layerIndex, "down_proj", adapter); // [N, C]
 }
 

@@ -1,9 +1,18 @@
 // Fast kernels for tfjs-wasm (SIMD AssemblyScript on tfjs-wasm's heap); plain tf ops on other
 // backends. See batch-mat-mul.ts, permute-axes.ts, rms-norm.ts, rope.ts,
-// inference-attention.ts and wasm-kernels.ts.
+// swiglu.ts, masked-softmax.ts, mat-mul-2d.ts, inference-attention.ts and wasm-kernels.ts.
 export { batchMatMul, BATCH_MAT_MUL_KERNEL, type BatchMatMulOptions } from "./batch-mat-mul.js";
 export { permuteAxes, planPermutation, PERMUTE_AXES_KERNEL, type PermutationPlan } from "./permute-axes.js";
 export { rmsNormalize, rmsNormComposite, RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL } from "./rms-norm.js";
 export { rotaryEmbedding, ropeComposite, ROPE_KERNEL } from "./rope.js";
-export { appendKeyValues, inferenceAttention, inferenceKernelsAvailable, APPEND_KEY_VALUES_KERNEL, INFERENCE_ATTENTION_KERNEL } from "./inference-attention.js";
+export { swiglu, swigluComposite, SWIGLU_KERNEL, SWIGLU_GRAD_KERNEL } from "./swiglu.js";
+export { maskedSoftmax, maskedSoftmaxComposite, MASKED_SOFTMAX_KERNEL, MASKED_SOFTMAX_GRAD_KERNEL } from "./masked-softmax.js";
+export {
+  appendKeyValues,
+  inferenceAttention,
+  inferenceKernelsAvailable,
+  APPEND_KEY_VALUES_KERNEL,
+  INFERENCE_ATTENTION_KERNEL,
+  type HeadPreparation,
+} from "./inference-attention.js";
 export { wasmKernelsFor, activeWasmKernels, isRecordingGradients } from "./wasm-kernels.js";

@@ -4,6 +4,8 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks } from "../testing.js";
 import { tf } from "../tf.js";
 import { appendKeyValues, inferenceAttention, inferenceKernelsAvailable } from "./inference-attention.js";
+import { rmsNormalize } from "./rms-norm.js";
+import { rotaryEmbedding } from "./rope.js";
 
 function randomTensor(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);
@@ -77,6 +79,44 @@ describe("inference attention kernels on wasm", () => {
       expect(out.shape).toEqual([B, T, H, D]);
       assertClose(await out.data(), await referenceAttention(q, cache.keysT, cache.values, mask, scale).data(), `attention ${[B, T, S, H, K, D]}`, { absolute: 1e-5, relative: 1e-4 });
     }
+  });
+
+  it("with a preparation, keys and queries are normed and rotated exactly as rmsNormalize + rotaryEmbedding", async () => {
+    const [B, P, T, H, K, D] = [2, 4, 3, 4, 2, 8];
+    const past = appendKeyValues(randomTensor([B, P, K, D], 40) as tf.Tensor4D, randomTensor([B, P, K, D], 41) as tf.Tensor4D, null);
+    const k = randomTensor([B, T, K, D], 42) as tf.Tensor4D;
+    const v = randomTensor([B, T, K, D], 43) as tf.Tensor4D;
+    const q = randomTensor([B, T, H, D], 44) as tf.Tensor4D;
+    const cos = tf.cos(randomTensor([B, T, 1, D], 45)) as tf.Tensor4D;
+    const sin = tf.sin(randomTensor([B, T, 1, D], 46)) as tf.Tensor4D;
+    const mask = causalMask(B, T, P + T);
+    for (const normWeight of [randomTensor([D], 47) as tf.Tensor1D, null]) {
+      const prepare = { normWeight, eps: 1e-6, cos, sin };
+      const prepared = (x: tf.Tensor4D) => rotaryEmbedding(normWeight ? rmsNormalize(x, normWeight, 1e-6) : x, cos, sin);
+      const fused = appendKeyValues(k, v, past, prepare);
+      const separate = appendKeyValues(prepared(k), v, past);
+      expect(Array.from(await fused.keysT.data())).toEqual(Array.from(await separate.keysT.data()));
+      expect(Array.from(await fused.values.data())).toEqual(Array.from(await separate.values.data()));
+      const attended = inferenceAttention(q, fused.keysT, fused.values, mask, 0.3, prepare);
+      expect(Array.from(await attended.data())).toEqual(Array.from(await inferenceAttention(prepared(q), fused.keysT, fused.values, mask, 0.3).data()));
+    }
+    expect(() => appendKeyValues(k, v, past, { normWeight: null, eps: 1e-6, cos: tf.zeros([B, T, 1, 4]) as tf.Tensor4D, sin })).toThrow("appendKeyValues: RoPE table cos [2, 3, 1, 4] must be [2, 3, 1, 8]");
+  });
+
+  it("appends one slab of a stack [L, B, T, K, D] exactly as the slab alone", async () => {
+    const [L, B, T, K, D] = [3, 2, 1, 2, 8];
+    const k = randomTensor([L, B, T, K, D], 60) as tf.Tensor5D;
+    const v = randomTensor([L, B, T, K, D], 61) as tf.Tensor5D;
+    const past = appendKeyValues(randomTensor([B, 2, K, D], 62) as tf.Tensor4D, randomTensor([B, 2, K, D], 63) as tf.Tensor4D, null);
+    for (let slab = 0; slab < L; slab++) {
+      const fromStack = appendKeyValues(k, v, past, undefined, slab);
+      const single = (x: tf.Tensor) => tf.reshape(tf.slice(x, [slab, 0, 0, 0, 0], [1, B, T, K, D]), [B, T, K, D]) as tf.Tensor4D;
+      const alone = appendKeyValues(single(k), single(v), past);
+      expect(Array.from(await fromStack.keysT.data())).toEqual(Array.from(await alone.keysT.data()));
+      expect(Array.from(await fromStack.values.data())).toEqual(Array.from(await alone.values.data()));
+    }
+    expect(() => appendKeyValues(k, v, past, undefined, 3)).toThrow("appendKeyValues: slab 3 is outside 0..2");
+    expect(() => appendKeyValues(k, v, past)).toThrow("must be [B, T, K, D]");
   });
 
   it("a fully masked-out key gets zero weight; one key gets all of it", async () => {

@@ -42,27 +42,24 @@ function ropeKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
 }
 
 /**
- * dx = the transposed rotation of dy (the kernel with inverse = 1); the tables' gradients (only
- * needed when they are trained) are the tf composite: dcos = Σ_N dy·x, dsin = Σ_N dy·rotate_half(x).
+ * dx = the transposed rotation of dy (the kernel with inverse = 1). Only the tables are saved
+ * (tfjs copies every saved input; x is the big one), so the tables themselves get no gradient:
+ * they are constants of the position, never trained.
  */
 function ropeGradient(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
-  const gradient = dy as tf.Tensor4D;
-  const [x, cos, sin] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-  const inverse = Boolean(attrs.inverse);
-  if (inverse) throw new Error(`${ROPE_KERNEL}: the inverse rotation has no gradient`);
-  const rotated = () => {
-    const half = x.shape[3] / 2;
-    const [x1, x2] = tf.split(x, [half, half], 3);
-    return tf.concat([tf.neg(x2!), x1!], 3);
+  const [cos, sin] = saved as [tf.Tensor4D, tf.Tensor4D];
+  if (attrs.inverse) throw new Error(`${ROPE_KERNEL}: the inverse rotation has no gradient`);
+  const constant = (name: string) => () => {
+    throw new Error(`rotaryEmbedding: no gradient for the RoPE table ${name} (tables are constants; use ropeComposite to train them)`);
   };
   return {
-    x: () => tf.engine().runKernel(ROPE_KERNEL, { x: gradient, cos, sin }, { inverse: true }) as tf.Tensor,
-    cos: () => tf.sum(tf.mul(gradient, x), 2, true),
-    sin: () => tf.sum(tf.mul(gradient, rotated()), 2, true),
+    x: () => tf.engine().runKernel(ROPE_KERNEL, { x: dy as tf.Tensor, cos, sin }, { inverse: true }) as tf.Tensor,
+    cos: constant("cos"),
+    sin: constant("sin"),
   };
 }
 
 if (!tf.getKernel(ROPE_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: ROPE_KERNEL, backendName: "wasm", kernelFunc: ropeKernel as unknown as tf.KernelFunc });
-  tf.registerGradient({ kernelName: ROPE_KERNEL, inputsToSave: ["x", "cos", "sin"], gradFunc: ropeGradient as unknown as tf.GradFunc });
+  tf.registerGradient({ kernelName: ROPE_KERNEL, inputsToSave: ["cos", "sin"], gradFunc: ropeGradient as unknown as tf.GradFunc });
 }

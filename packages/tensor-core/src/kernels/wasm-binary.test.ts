@@ -35,10 +35,14 @@ describe("kernel binary", () => {
       "appendKeyValues",
       "attentionNoGrad",
       "batchMatMul",
+      "maskedSoftmax",
+      "maskedSoftmaxGrad",
       "rmsNorm",
       "rmsNormGrad",
       "rope",
       "swapMiddleAxes",
+      "swiglu",
+      "swigluGrad",
       "transposeLastTwo",
     ]);
     const ids = sectionIds(binary);

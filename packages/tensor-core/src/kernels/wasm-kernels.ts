@@ -25,10 +25,26 @@ export interface KernelExports {
   rmsNormGrad(dy: number, x: number, w: number, dx: number, dw: number, rows: number, d: number, eps: number): void;
   /** Rotate-half RoPE of x [R, N, D] with cos, sin [R, D]; inverse = 1 applies the transpose. */
   rope(x: number, cos: number, sin: number, y: number, rows: number, heads: number, d: number, inverse: number): void;
-  /** k, v [B, T, K, D] appended to keysT [B*K, D, P] and values [B*K, P, D]. */
-  appendKeyValues(k: number, v: number, pastKeysT: number, pastValues: number, keysT: number, values: number, b: number, t: number, kvHeads: number, d: number, p: number): void;
-  /** Softmax attention of q [B, T, H, D] over keysT [B*K, D, S], values [B*K, S, D], mask [B, T, S]. scratch: S + 4 floats. */
-  attentionNoGrad(q: number, keysT: number, values: number, mask: number, out: number, scratch: number, b: number, t: number, heads: number, kvHeads: number, d: number, s: number, scale: number): void;
+  /** k, v [B, T, K, D] appended to keysT [B*K, D, P] and values [B*K, P, D]; keys normed (flags & 1) and rotated (flags & 2) first. scratch: 2·D floats. */
+  appendKeyValues(
+    k: number, v: number, pastKeysT: number, pastValues: number, keysT: number, values: number,
+    b: number, t: number, kvHeads: number, d: number, p: number,
+    normWeight: number, cos: number, sin: number, eps: number, flags: number, scratch: number,
+  ): void;
+  /** Softmax attention of q [B, T, H, D] (normed / rotated by flags) over keysT [B*K, D, S], values [B*K, S, D], mask [B, T, S]. scratch: S + 3 + 2·D floats. */
+  attentionNoGrad(
+    q: number, keysT: number, values: number, mask: number, out: number, scratch: number,
+    b: number, t: number, heads: number, kvHeads: number, d: number, s: number, scale: number,
+    normWeight: number, cos: number, sin: number, eps: number, flags: number,
+  ): void;
+  /** y [n] = g · σ(g) · u. */
+  swiglu(g: number, u: number, y: number, n: number): void;
+  /** dg, du [n] of swiglu for dy [n]. */
+  swigluGrad(dy: number, g: number, u: number, dg: number, du: number, n: number): void;
+  /** y [B, H, R, S] = softmax(x · scale + mask [B, R, S]). */
+  maskedSoftmax(x: number, mask: number, y: number, b: number, heads: number, rows: number, s: number, scale: number): void;
+  /** dx = scale · y · (dy − Σ dy·y) for `count` rows of S. */
+  maskedSoftmaxGrad(dy: number, y: number, dx: number, count: number, s: number, scale: number): void;
 }
 
 /** The parts of tfjs-wasm's BackendWasm the kernels use (not in its public typings). */
@@ -112,8 +128,33 @@ export function heapOffset(kernels: WasmKernels, tensor: tf.TensorInfo): number 
   return offset;
 }
 
-/** Runs `fn` with `bytes` of scratch heap (16-byte aligned), freed afterwards. */
+/** Scratch requests up to this size reuse one buffer per heap instead of malloc + free per call. */
+const REUSED_SCRATCH_BYTES = 256 * 1024;
+const reusedScratch = new WeakMap<WasmKernels, { pointer: number; bytes: number; busy: boolean }>();
+
+/**
+ * Runs `fn` with `bytes` of scratch heap (16-byte aligned). Small requests share one buffer per
+ * heap, kept between calls (kernels run synchronously and never nest, so one is enough; a nested
+ * request falls back to malloc); larger ones are malloc'd and freed afterwards.
+ */
 export function withScratch<T>(kernels: WasmKernels, bytes: number, fn: (pointer: number) => T): T {
+  if (bytes <= REUSED_SCRATCH_BYTES) {
+    let reused = reusedScratch.get(kernels);
+    if (!reused) {
+      const raw = kernels.backend.wasm._malloc(REUSED_SCRATCH_BYTES + 16) >>> 0;
+      if (raw === 0) throw new Error(`wasm-kernels: malloc(${REUSED_SCRATCH_BYTES + 16}) failed`);
+      reused = { pointer: ((raw + 15) & ~15) >>> 0, bytes: REUSED_SCRATCH_BYTES, busy: false };
+      reusedScratch.set(kernels, reused);
+    }
+    if (!reused.busy) {
+      reused.busy = true;
+      try {
+        return fn(reused.pointer);
+      } finally {
+        reused.busy = false;
+      }
+    }
+  }
   const raw = kernels.backend.wasm._malloc(bytes + 16) >>> 0;
   if (raw === 0) throw new Error(`wasm-kernels: malloc(${bytes + 16}) failed`);
   try {

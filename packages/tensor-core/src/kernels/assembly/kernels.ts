@@ -536,11 +536,34 @@ export function rope(x: usize, cos: usize, sin: usize, y: usize, rows: i32, head
 }
 
 /**
- * Appends T new positions to a layer's key/value cache: k, v [B, T, K, D] (keys already normed
- * and rotated), past keysT [B*K, D, P] and values [B*K, P, D] (ignored when p = 0) ->
- * keysT [B*K, D, P+T], values [B*K, P+T, D].
+ * One head vector x [D] prepared for attention into `out` (tmp: D floats of scratch): RMSNorm by
+ * w when flags & 1, then RoPE by the table rows c, s [D] when flags & 2, rounded exactly as the
+ * rmsNorm and rope kernels round. Returns where the prepared vector is (x when flags = 0).
  */
-export function appendKeyValues(k: usize, v: usize, pastKeysT: usize, pastValues: usize, keysT: usize, values: usize, b: i32, t: i32, kvHeads: i32, d: i32, p: i32): void {
+function prepareHead(x: usize, out: usize, tmp: usize, w: usize, c: usize, s: usize, d: i32, eps: f32, flags: i32): usize {
+  let source = x;
+  if (flags & 1) {
+    rmsNorm(x, w, tmp, 1, d, eps);
+    source = tmp;
+  }
+  if (flags & 2) {
+    rope(source, c, s, out, 1, 1, d, 0);
+    return out;
+  }
+  return source;
+}
+
+/**
+ * Appends T new positions to a layer's key/value cache: k, v [B, T, K, D], past keysT
+ * [B*K, D, P] and values [B*K, P, D] (ignored when p = 0) -> keysT [B*K, D, P+T], values
+ * [B*K, P+T, D]. Each new key is first prepared as prepareHead does with flags (1: RMSNorm by
+ * normWeight [D], 2: RoPE by cos, sin [B, T, D]). scratch: 2·D floats.
+ */
+export function appendKeyValues(
+  k: usize, v: usize, pastKeysT: usize, pastValues: usize, keysT: usize, values: usize,
+  b: i32, t: i32, kvHeads: i32, d: i32, p: i32,
+  normWeight: usize, cos: usize, sin: usize, eps: f32, flags: i32, scratch: usize,
+): void {
   const s = p + t;
   for (let bb = 0; bb < b; bb++) {
     for (let kh = 0; kh < kvHeads; kh++) {
@@ -552,8 +575,12 @@ export function appendKeyValues(k: usize, v: usize, pastKeysT: usize, pastValues
         const from = oldK + <usize>(dd * p * 4);
         const to = newK + <usize>(dd * s * 4);
         copyFloats(from, to, p);
-        for (let tt = 0; tt < t; tt++) {
-          store<f32>(to + <usize>((p + tt) * 4), load<f32>(k + <usize>((((bb * t + tt) * kvHeads + kh) * d + dd) * 4)));
+      }
+      for (let tt = 0; tt < t; tt++) {
+        const row = <usize>(bb * t + tt) * <usize>(d * 4);
+        const key = prepareHead(k + <usize>(((bb * t + tt) * kvHeads + kh) * d * 4), scratch, scratch + <usize>(d * 4), normWeight, cos + row, sin + row, d, eps, flags);
+        for (let dd = 0; dd < d; dd++) {
+          store<f32>(newK + <usize>((dd * s + p + tt) * 4), load<f32>(key + <usize>(dd * 4)));
         }
       }
       // values: P old rows then T new rows of D.
@@ -591,13 +618,20 @@ function expNonPositive(x: f32): f32 {
 
 /**
  * Grouped-query attention without gradients, for decoding and inference prefill:
- * q [B, T, H, D] (normed, rotated), keysT [B*K, D, S], values [B*K, S, D], additive mask
- * [B, T, S] -> out [B, T, H, D]; query head h reads kv head h / (H / K). Per (b, t, h):
- * scores = (q · scale) · keysᵀ + mask, softmax, · values. scratch: S + 4 floats.
+ * q [B, T, H, D], keysT [B*K, D, S], values [B*K, S, D], additive mask
+ * [B, T, S] -> out [B, T, H, D]; query head h reads kv head h / (H / K). Per (b, t, h): q
+ * prepared as prepareHead does with flags (1: RMSNorm by normWeight, 2: RoPE by cos, sin
+ * [B, T, D]), scores = (q · scale) · keysᵀ + mask, softmax, · values. scratch: S + 3 + 2·D floats.
  */
-export function attentionNoGrad(q: usize, keysT: usize, values: usize, mask: usize, out: usize, scratch: usize, b: i32, t: i32, heads: i32, kvHeads: i32, d: i32, s: i32, scale: f32): void {
+export function attentionNoGrad(
+  q: usize, keysT: usize, values: usize, mask: usize, out: usize, scratch: usize,
+  b: i32, t: i32, heads: i32, kvHeads: i32, d: i32, s: i32, scale: f32,
+  normWeight: usize, cos: usize, sin: usize, eps: f32, flags: i32,
+): void {
   const g = heads / kvHeads;
   const scores = scratch;
+  const prepared = scratch + <usize>(((s + 3) & ~3) * 4);
+  const tmp = prepared + <usize>(d * 4);
   const sVector = s & ~3;
   const dVector = (d & 3) == 0;
   for (let bb = 0; bb < b; bb++) {
@@ -607,7 +641,8 @@ export function attentionNoGrad(q: usize, keysT: usize, values: usize, mask: usi
         const cacheIndex = <usize>(bb * kvHeads + hh / g);
         const kT = keysT + cacheIndex * <usize>(d * s * 4);
         const vals = values + cacheIndex * <usize>(s * d * 4);
-        const qRow = q + <usize>(((bb * t + tt) * heads + hh) * d * 4);
+        const tableRow = <usize>(bb * t + tt) * <usize>(d * 4);
+        const qRow = prepareHead(q + <usize>(((bb * t + tt) * heads + hh) * d * 4), prepared, tmp, normWeight, cos + tableRow, sin + tableRow, d, eps, flags);
         const outRow = out + <usize>(((bb * t + tt) * heads + hh) * d * 4);
         // scores[s] = Σ_d (q_d · scale) · kT[d, s], d in order.
         for (let j = 0; j < s; j++) store<f32>(scores + <usize>(j * 4), 0);
@@ -669,6 +704,171 @@ export function attentionNoGrad(q: usize, keysT: usize, values: usize, mask: usi
           }
         }
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU's gate: y = silu(g) · u = g · σ(g) · u, elementwise, and its gradient.
+
+/** e^x for x ≤ 0 in four lanes (expNonPositive's polynomial; inputs below −87 give ~2^−125). */
+function exp4NonPositive(x: v128): v128 {
+  const clamped = f32x4.max(x, f32x4.splat(-87.0));
+  const n = f32x4.floor(f32x4.add(f32x4.mul(clamped, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
+  const r = f32x4.add(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(2.12194440e-4)));
+  let poly = f32x4.splat(1.9875691500e-4);
+  poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(1.3981999507e-3));
+  poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(8.3334519073e-3));
+  poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(4.1665795894e-2));
+  poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(1.6666665459e-1));
+  poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(5.0000001201e-1));
+  const value = f32x4.add(f32x4.add(f32x4.mul(poly, f32x4.mul(r, r)), r), f32x4.splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(value, scale);
+}
+
+/** σ(x) = 1 / (1 + e^−x) in four lanes, from e^−|x| (no overflow). */
+function sigmoid4(x: v128): v128 {
+  const e = exp4NonPositive(f32x4.neg(f32x4.abs(x)));
+  const reciprocal = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e)); // one division
+  return v128.bitselect(reciprocal, f32x4.mul(e, reciprocal), f32x4.ge(x, f32x4.splat(0)));
+}
+
+function sigmoid1(x: f32): f32 {
+  const e = expNonPositive(-Mathf.abs(x));
+  return x >= 0 ? <f32>1 / (<f32>1 + e) : e / (<f32>1 + e);
+}
+
+/** y [n] = (g · σ(g)) · u. */
+export function swiglu(g: usize, u: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>(i * 4);
+    const gv = v128.load(g + o);
+    v128.store(y + o, f32x4.mul(f32x4.mul(gv, sigmoid4(gv)), v128.load(u + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>(i * 4);
+    const gv = load<f32>(g + o);
+    store<f32>(y + o, gv * sigmoid1(gv) * load<f32>(u + o));
+  }
+}
+
+/** dg = dy · u · σ(g) · (1 + g · (1 − σ(g))), du = dy · g · σ(g). */
+export function swigluGrad(dy: usize, g: usize, u: usize, dg: usize, du: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>(i * 4);
+    const gv = v128.load(g + o);
+    const dyv = v128.load(dy + o);
+    const s = sigmoid4(gv);
+    v128.store(du + o, f32x4.mul(dyv, f32x4.mul(gv, s)));
+    const slope = f32x4.mul(s, f32x4.add(one, f32x4.mul(gv, f32x4.sub(one, s))));
+    v128.store(dg + o, f32x4.mul(f32x4.mul(dyv, v128.load(u + o)), slope));
+  }
+  for (; i < n; i++) {
+    const o = <usize>(i * 4);
+    const gv = load<f32>(g + o);
+    const dyv = load<f32>(dy + o);
+    const s = sigmoid1(gv);
+    store<f32>(du + o, dyv * (gv * s));
+    store<f32>(dg + o, dyv * load<f32>(u + o) * (s * (<f32>1 + gv * (<f32>1 - s))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention's softmax with the scale and the additive mask folded in, and its gradient.
+
+/**
+ * y = softmax(x · scale + mask) over the last axis: x, y [B, H, R, S] (H heads sharing one mask
+ * row), mask [B, R, S]. Masked entries (−1e9) get e^−87 ≈ 0 weight; a fully masked row is
+ * uniform, as tf.softmax makes it.
+ */
+export function maskedSoftmax(x: usize, mask: usize, y: usize, b: i32, heads: i32, rows: i32, s: i32, scale: f32): void {
+  const scaleV = f32x4.splat(scale);
+  const rowBytes = <usize>(s * 4);
+  const sVector = s & ~3;
+  for (let bb = 0; bb < b; bb++) {
+    for (let hh = 0; hh < heads; hh++) {
+      for (let r = 0; r < rows; r++) {
+        const xr = x + <usize>((bb * heads + hh) * rows + r) * rowBytes;
+        const yr = y + <usize>((bb * heads + hh) * rows + r) * rowBytes;
+        const mr = mask + <usize>(bb * rows + r) * rowBytes;
+        // y ← x · scale + mask; running max.
+        let maxV = f32x4.splat(-Infinity);
+        let j = 0;
+        for (; j < sVector; j += 4) {
+          const o = <usize>(j * 4);
+          const v = f32x4.add(f32x4.mul(v128.load(xr + o), scaleV), v128.load(mr + o));
+          v128.store(yr + o, v);
+          maxV = f32x4.max(maxV, v);
+        }
+        let largest = max<f32>(max<f32>(f32x4.extract_lane(maxV, 0), f32x4.extract_lane(maxV, 1)), max<f32>(f32x4.extract_lane(maxV, 2), f32x4.extract_lane(maxV, 3)));
+        for (; j < s; j++) {
+          const o = <usize>(j * 4);
+          const v = load<f32>(xr + o) * scale + load<f32>(mr + o);
+          store<f32>(yr + o, v);
+          largest = v > largest ? v : largest;
+        }
+        // e = exp(v − max), summed.
+        const maxS = f32x4.splat(largest);
+        let sumV = f32x4.splat(0);
+        j = 0;
+        for (; j < sVector; j += 4) {
+          const o = <usize>(j * 4);
+          const e = exp4NonPositive(f32x4.sub(v128.load(yr + o), maxS));
+          v128.store(yr + o, e);
+          sumV = f32x4.add(sumV, e);
+        }
+        let total = f32x4.extract_lane(sumV, 0) + f32x4.extract_lane(sumV, 1) + f32x4.extract_lane(sumV, 2) + f32x4.extract_lane(sumV, 3);
+        for (; j < s; j++) {
+          const o = <usize>(j * 4);
+          const e = expNonPositive(load<f32>(yr + o) - largest);
+          store<f32>(yr + o, e);
+          total += e;
+        }
+        const inverse = f32x4.splat(<f32>1 / total);
+        j = 0;
+        for (; j < sVector; j += 4) {
+          const o = <usize>(j * 4);
+          v128.store(yr + o, f32x4.mul(v128.load(yr + o), inverse));
+        }
+        for (; j < s; j++) {
+          const o = <usize>(j * 4);
+          store<f32>(yr + o, load<f32>(yr + o) * (<f32>1 / total));
+        }
+      }
+    }
+  }
+}
+
+/** dx = scale · y · (dy − Σ_s dy · y) per row of S, for `count` rows. */
+export function maskedSoftmaxGrad(dy: usize, y: usize, dx: usize, count: i32, s: i32, scale: f32): void {
+  const rowBytes = <usize>(s * 4);
+  const sVector = s & ~3;
+  for (let r = 0; r < count; r++) {
+    const g = dy + <usize>r * rowBytes;
+    const yr = y + <usize>r * rowBytes;
+    const d = dx + <usize>r * rowBytes;
+    let dotV = f32x4.splat(0);
+    let j = 0;
+    for (; j < sVector; j += 4) {
+      const o = <usize>(j * 4);
+      dotV = f32x4.add(dotV, f32x4.mul(v128.load(g + o), v128.load(yr + o)));
+    }
+    let dot = f32x4.extract_lane(dotV, 0) + f32x4.extract_lane(dotV, 1) + f32x4.extract_lane(dotV, 2) + f32x4.extract_lane(dotV, 3);
+    for (; j < s; j++) dot += load<f32>(g + <usize>(j * 4)) * load<f32>(yr + <usize>(j * 4));
+    const dotS = f32x4.splat(dot);
+    const scaleV = f32x4.splat(scale);
+    j = 0;
+    for (; j < sVector; j += 4) {
+      const o = <usize>(j * 4);
+      v128.store(d + o, f32x4.mul(scaleV, f32x4.mul(v128.load(yr + o), f32x4.sub(v128.load(g + o), dotS))));
+    }
+    for (; j < s; j++) {
+      const o = <usize>(j * 4);
+      store<f32>(d + o, scale * (load<f32>(yr + o) * (load<f32>(g + o) - dot)));
     }
   }
 }
