@@ -711,10 +711,17 @@ export function attentionNoGrad(
 // ---------------------------------------------------------------------------------------------
 // SwiGLU's gate: y = silu(g) · u = g · σ(g) · u, elementwise, and its gradient.
 
-/** e^x for x ≤ 0 in four lanes (expNonPositive's polynomial; inputs below −87 give ~2^−125). */
+/**
+ * e^x for x ≤ 0 in four lanes (expNonPositive's polynomial; inputs below −87 give ~2^−125).
+ * n = round(x · log2 e) comes from adding 1.5·2^23 + 127, which leaves n + 127 in the low
+ * mantissa bits; << 23 moves them into the exponent for 2^n (no float→int conversion).
+ */
+// @ts-ignore: decorator
+@inline
 function exp4NonPositive(x: v128): v128 {
-  const clamped = f32x4.max(x, f32x4.splat(-87.0));
-  const n = f32x4.floor(f32x4.add(f32x4.mul(clamped, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
+  const clamped = f32x4.pmax(x, f32x4.splat(-87.0)); // pmax: one maxps (max handles NaN in several)
+  const shifted = f32x4.add(f32x4.mul(clamped, f32x4.splat(1.44269504088896341)), f32x4.splat(12583039.0));
+  const n = f32x4.sub(shifted, f32x4.splat(12583039.0));
   const r = f32x4.add(f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(2.12194440e-4)));
   let poly = f32x4.splat(1.9875691500e-4);
   poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(1.3981999507e-3));
@@ -723,11 +730,12 @@ function exp4NonPositive(x: v128): v128 {
   poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(1.6666665459e-1));
   poly = f32x4.add(f32x4.mul(poly, r), f32x4.splat(5.0000001201e-1));
   const value = f32x4.add(f32x4.add(f32x4.mul(poly, f32x4.mul(r, r)), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(value, scale);
+  return f32x4.mul(value, i32x4.shl(shifted, 23));
 }
 
 /** σ(x) = 1 / (1 + e^−x) in four lanes, from e^−|x| (no overflow). */
+// @ts-ignore: decorator
+@inline
 function sigmoid4(x: v128): v128 {
   const e = exp4NonPositive(f32x4.neg(f32x4.abs(x)));
   const reciprocal = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e)); // one division
@@ -802,7 +810,7 @@ export function maskedSoftmax(x: usize, mask: usize, y: usize, b: i32, heads: i3
           const o = <usize>(j * 4);
           const v = f32x4.add(f32x4.mul(v128.load(xr + o), scaleV), v128.load(mr + o));
           v128.store(yr + o, v);
-          maxV = f32x4.max(maxV, v);
+          maxV = f32x4.pmax(maxV, v);
         }
         let largest = max<f32>(max<f32>(f32x4.extract_lane(maxV, 0), f32x4.extract_lane(maxV, 1)), max<f32>(f32x4.extract_lane(maxV, 2), f32x4.extract_lane(maxV, 3)));
         for (; j < s; j++) {
