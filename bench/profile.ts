@@ -1,9 +1,12 @@
-// Per-kernel profile of the training step (forward + backward + Adam) and of KV-cached decoding
-// on the ~1.6M-parameter config (batch 16 × 128 for training; batch 1 for decoding):
+// Per-kernel profile of the training step (forward + backward + Adam), of KV-cached decoding and
+// of early-exit decoding (every token exits at the first exitable layer; the later layers only
+// compute keys/values) on the ~1.6M-parameter config (batch 16 × 128 for training; batch 1 for
+// decoding):
 //   npx -y pnpm@10 exec tsx bench/profile.ts [--backend wasm] [--top 15]
 import { parseArgs } from "node:util";
 import { initBackend, tf, type BackendChoice } from "@eecot/tensor-core";
 import { generateTokens, initQwenParams, languageModelLoss, parseQwenConfig, trainableVariables } from "@eecot/transformer";
+import { EarlyExitModel } from "@eecot/early-exit";
 import { TWO_M_CONFIG } from "./models.js";
 
 const { values } = parseArgs({ options: { backend: { type: "string", default: "wasm" }, top: { type: "string", default: "15" } } });
@@ -50,3 +53,9 @@ async function profile(label: string, run: () => unknown | Promise<unknown>, tok
 await profile(`training step ${B}×${T}`, trainStep, B * T);
 const prompt = [ids[0]!.slice(0, 16)];
 await profile("decode batch 1, 32 tokens", () => generateTokens(params, config, prompt, { maxNewTokens: 32 }), 32);
+const earlyExit = EarlyExitModel.create({ config, params, directory: "bench 2m config" }, {});
+const exitLayer = earlyExit.exitLayers[0]!;
+const exitOptions = (forcedExitLayer: number | null) => ({ maxNewTokens: 32, temperature: 0, mode: "none" as const, forcedExitLayer });
+await profile("early-exit decode batch 1, 32 tokens, full depth", () => earlyExit.generate(prompt, exitOptions(null)), 32);
+await profile(`early-exit decode batch 1, 32 tokens, every token exits at layer ${exitLayer}`, () => earlyExit.generate(prompt, exitOptions(exitLayer)), 32);
+earlyExit.dispose();
