@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.js";
 import { embeddingLookup, linear, matMul2d } from "./linear.js";
+import { SIMD_FORWARD_MAX_WEIGHTS } from "./kernels/mat-mul-2d.js";
 import { Rng } from "./rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "./testing.js";
 import { tf } from "./tf.js";
@@ -68,6 +69,23 @@ describe.each(["wasm", "cpu"] as const)("linear algebra on %s", (backend) => {
       expect(training.filter((name) => name === "Identity").length).toBe(plain.filter((name) => name === "Identity").length);
     }
     tf.dispose([a, b]);
+  });
+
+  it("matMul2d is correct on both wasm forward paths (SIMD kernel, and XNNPACK above the weight limit)", async () => {
+    const small = { a: randomTensor([40, 6], 60) as tf.Tensor2D, b: randomTensor([6, 9], 61) as tf.Tensor2D };
+    assertClose(await matMul2d(small.a, small.b).data(), await tf.matMul(small.a, small.b).data(), "40 rows, no tape", { absolute: 1e-5, relative: 1e-5 });
+    const a = tf.tensor2d([[2]]);
+    const b = tf.fill([1, SIMD_FORWARD_MAX_WEIGHTS + 8], 1.5) as tf.Tensor2D;
+    let y: tf.Tensor | undefined; // made under a tape: the registered kernel's path
+    tf.grad((x: tf.Tensor) => {
+      y = tf.keep(matMul2d(x as tf.Tensor2D, b));
+      return tf.sum(y) as tf.Scalar;
+    })(a).dispose();
+    const values = await y!.data();
+    expect(values.length).toBe(SIMD_FORWARD_MAX_WEIGHTS + 8);
+    expect(values[0]).toBe(3);
+    expect(values[values.length - 1]).toBe(3);
+    tf.dispose([small.a, small.b, a, b, y!]);
   });
 
   it("matMul2d rejects mismatched shapes", () => {

@@ -5,7 +5,7 @@
 // backward pass stays on the fast kernel too.
 // N batch, M rows, K shared dim, P columns.
 import { tf } from "../tf.js";
-import { activeWasmKernels, heapOffset, wasmKernelsFor, withScratch } from "./wasm-kernels.js";
+import { activeWasmKernels, heapOffset, wasmKernelsFor, withScratch, type WasmKernels } from "./wasm-kernels.js";
 
 export const BATCH_MAT_MUL_KERNEL = "EecotBatchMatMul";
 
@@ -59,14 +59,32 @@ function batchMatMulKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorI
   if (!kernels) throw new Error(`${BATCH_MAT_MUL_KERNEL}: the wasm backend's heap is not reachable`);
   const [N, M, K, P] = matMulShape(a.shape, b.shape, transposeA, transposeB, a.dtype, b.dtype);
   const out = kernels.backend.makeOutput([N, M, P], "float32");
-  if (N * M * P === 0) return out;
+  runBatchMatMul(kernels, a, b, out, [N, M, K, P], a.shape[0] === 1 && N > 1, b.shape[0] === 1 && N > 1, transposeA, transposeB);
+  return out;
+}
+
+/**
+ * One SIMD kernel call writing op(a) @ op(b) into `out` (all on the wasm heap); dims [N, M, K, P];
+ * a broadcast side is read as a single matrix.
+ */
+export function runBatchMatMul(
+  kernels: WasmKernels,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  out: tf.TensorInfo,
+  [N, M, K, P]: readonly [number, number, number, number],
+  broadcastA: boolean,
+  broadcastB: boolean,
+  transposeA: boolean,
+  transposeB: boolean,
+): void {
+  if (N * M * P === 0) return;
   const scratchBytes = (K * (Math.ceil(P / 8) * 8) + 32) * 4;
   withScratch(kernels, scratchBytes, (scratch) => {
-    const aBatch = a.shape[0] === 1 ? 0 : M * K;
-    const bBatch = b.shape[0] === 1 ? 0 : K * P;
+    const aBatch = broadcastA ? 0 : M * K;
+    const bBatch = broadcastB ? 0 : K * P;
     kernels.exports.batchMatMul(heapOffset(kernels, a), heapOffset(kernels, b), heapOffset(kernels, out), scratch, N, M, K, P, aBatch, bBatch, transposeA ? 1 : 0, transposeB ? 1 : 0);
   });
-  return out;
 }
 
 /** Sums a broadcast input's gradient [N, ...] back to its batch of 1. */
