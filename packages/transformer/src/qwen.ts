@@ -8,10 +8,11 @@
 // goes through `linear` (2-D matMul with an explicit-transpose custom gradient), weights are
 // stored pre-transposed as [in, out], GQA groups queries instead of tiling keys, and attention's
 // batched matMuls and head permutations use tensor-core's SIMD kernels (`batchMatMul`,
-// `permuteAxes`; plain tf ops on other backends). RMSNorm and RoPE are one kernel each on wasm
-// (with gradients), and inference on wasm (no gradient tape: decoding, prefill) appends to the
-// KV cache and attends with one kernel each (`appendKeyValues`, `inferenceAttention`), because
-// at decode sizes every tfjs op costs ~10 µs of overhead whatever its FLOPs.
+// `permuteAxes`; plain tf ops on other backends). RMSNorm, RoPE, SwiGLU and the masked softmax
+// are one kernel each on wasm (with gradients), and inference on wasm (no gradient tape:
+// decoding, prefill) appends to the KV cache and attends with one kernel each
+// (`appendKeyValues`, `inferenceAttention`, q/k-norm and RoPE inside), because at decode sizes
+// every tfjs op costs ~3–10 µs of overhead whatever its FLOPs.
 import {
   tf,
   linear,
