@@ -19,7 +19,7 @@ import { Rng, tf } from "@eecot/tensor-core";
 import { saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import { AdamGroup } from "./adam.js";
 import { checkpointSteps, findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
-import { resolveDistillConfig, type DistillConfig, type DistillConfigOverrides } from "./config.js";
+import { DEFAULT_DISTILL_CONFIG, resolveDistillConfig, type DistillConfig, type DistillConfigOverrides } from "./config.js";
 import { computeLayerDivergences, type TokenSequence } from "./divergence.js";
 import type { PrescribedPass } from "./loss.js";
 import { distillStep, type StepResult } from "./step.js";
@@ -105,13 +105,15 @@ export function stepPasses(
   const passes: PrescribedPass[] = [];
   for (let pass = 0; pass < config.gradientAccumulation; pass++) {
     const chosen: TokenSequence[] = [];
+    const chosenTargets: (readonly number[][])[] = [];
     const exitLayers: number[][][] = [];
     for (let i = 0; i < config.batchSize; i++) {
       const index = order((step - 1) * perStep + pass * config.batchSize + i);
       chosen.push(sequences[index]!);
+      chosenTargets.push(targets[index]!);
       exitLayers.push(Array.from({ length: config.exitSamplesPerSequence }, () => sampleExitLayers(targets[index]!, layers, rng)));
     }
-    passes.push({ sequences: chosen, exitLayers });
+    passes.push({ sequences: chosen, exitLayers, targets: chosenTargets });
   }
   return passes;
 }
@@ -155,7 +157,7 @@ export async function initializeHeadBiases(model: EarlyExitModel, rates: readonl
   }
 }
 
-const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "batchSize", "gradientAccumulation", "seed"] as const;
+const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "exitLoss", "batchSize", "gradientAccumulation", "seed"] as const;
 
 /**
  * Calibrate `model`'s exit heads and LoRA on teacher trajectories (stage 1). The model is
@@ -204,7 +206,7 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
       if (latest) {
         const state = await loadDistillCheckpoint(latest, { model, optimizers });
         for (const field of RESUME_FIELDS) {
-          if (state.config[field] !== config[field]) {
+          if ((state.config[field] ?? DEFAULT_DISTILL_CONFIG[field]) !== config[field]) {
             throw new Error(`calibrate --resume: checkpoint ${latest} was written with ${field} = ${JSON.stringify(state.config[field])}, this run has ${JSON.stringify(config[field])}; resume with the same setting or start a new --out folder`);
           }
         }

@@ -10,6 +10,13 @@ export type KlDirection =
   /** KL(teacher ‖ student) = Σ q (log q − log p_s), mass-covering. */
   | "forward";
 
+/** The exit term of the stage-1 loss. */
+export type ExitLossKind =
+  /** −log P_student(exit = x_t) at the sampled prescription x_t (METHOD.md §2.6, the reference code). */
+  | "sampled"
+  /** Its Rao–Blackwellised form: Σ over the exits the copy reached of BCE(target's conditional exit probability, head's); same expectation, lower variance (loss.ts). */
+  | "soft";
+
 /** Adam's constants (shared by both parameter groups). */
 export interface AdamConstants {
   /** First-moment decay β1, e.g. 0.9. */
@@ -27,6 +34,8 @@ export interface DistillConfig {
   readonly exitSamplesPerSequence: number;
   /** Token term of the loss, e.g. "reverse" (as in the reference code). */
   readonly klDirection: KlDirection;
+  /** Exit term of the loss, e.g. "sampled" (as in the reference code) or "soft" (lower variance, same expectation). */
+  readonly exitLoss: ExitLossKind;
   /** Optimiser steps, e.g. 100. */
   readonly steps: number;
   /** Sequences per forward/backward pass, e.g. 2 (each pass holds batchSize · exitSamplesPerSequence rows). */
@@ -60,6 +69,7 @@ export const DEFAULT_DISTILL_CONFIG: DistillConfig = {
   klFactor: 1,
   exitSamplesPerSequence: 4,
   klDirection: "reverse",
+  exitLoss: "sampled",
   steps: 100,
   batchSize: 2,
   gradientAccumulation: 1,
@@ -102,6 +112,9 @@ export function resolveDistillConfig(overrides: DistillConfigOverrides = {}): Di
   if (!Number.isSafeInteger(config.seed)) throw new Error(`distill config: seed must be a safe integer, got ${config.seed}`);
   if (config.klDirection !== "reverse" && config.klDirection !== "forward") {
     throw new Error(`distill config: klDirection must be "reverse" or "forward", got ${JSON.stringify(config.klDirection)}`);
+  }
+  if (config.exitLoss !== "sampled" && config.exitLoss !== "soft") {
+    throw new Error(`distill config: exitLoss must be "sampled" or "soft", got ${JSON.stringify(config.exitLoss)}`);
   }
   for (const group of ["lora", "heads"] as const) {
     const rate = config.learningRates[group];

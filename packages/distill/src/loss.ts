@@ -13,12 +13,22 @@
 // mean over generated positions and samples; passes of one step share that normaliser, so
 // gradient accumulation gives the same gradient as one big pass.
 //
+// exitLoss "soft" replaces the sampled −log P_student(x_t) by its Rao–Blackwellised form: with
+// the target's conditional exit probabilities s_j = Q_t(e_j) / Q_t(reach e_j) and the head's
+// p_j = sigmoid(z_j), the stick-breaking cross-entropy factorises as
+//
+//   CE(Q_t, P_t) = Σ_j Q_t(reach e_j) · BCE(s_j, p_j),   BCE(s, p) = −s log p − (1 − s) log(1 − p)
+//
+// and Σ_{j : e_j ≤ x_t} BCE(s_j, p_j) with x_t ~ Q_t is an unbiased estimate of it that only reads
+// heads the copy actually reached (a frozen residual never feeds a head). Same expected
+// gradient as the sampled term (up to the target entropy, a constant), far less variance.
+//
 // Legend: R rows (sequences × samples), S padded replay length, M generated tokens in the
 // rows, U generated tokens of the distinct sequences, C hidden, V vocab, m exitable layers.
 import { tf } from "@eecot/tensor-core";
 import { unembed } from "@eecot/transformer";
-import { exitLogProbabilities, gatherRows, replayInputs, type EarlyExitModel } from "@eecot/early-exit";
-import type { KlDirection } from "./config.js";
+import { exitLogProbabilities, gatherRows, logSigmoid, replayInputs, type EarlyExitModel } from "@eecot/early-exit";
+import type { ExitLossKind, KlDirection } from "./config.js";
 import { replayBatch, residualRows, type TokenSequence } from "./divergence.js";
 
 /** Sequences of one pass and the exits prescribed for each copy of them. */
@@ -27,6 +37,46 @@ export interface PrescribedPass {
   readonly sequences: readonly TokenSequence[];
   /** exitLayers[b][j][t]: exit of token t in copy j of sequence b (each in E ∪ {L}). */
   readonly exitLayers: readonly (readonly (readonly number[])[])[];
+  /** targets[b][t]: the target distribution Q_t over E ∪ {L} of token t of sequence b (needed by exitLoss "soft"). */
+  readonly targets?: readonly (readonly (readonly number[])[])[];
+}
+
+/** Conditional exit probabilities s_j = Q(e_j) / (1 − Σ_{i<j} Q(e_i)) of a target over E ∪ {L} (m values in [0, 1]). */
+export function conditionalExitProbabilities(target: readonly number[]): number[] {
+  const out: number[] = [];
+  let remaining = 1;
+  for (let j = 0; j < target.length - 1; j++) {
+    const q = target[j]!;
+    out.push(remaining > 1e-12 ? Math.min(1, Math.max(0, q / remaining)) : 0);
+    remaining -= q;
+  }
+  return out;
+}
+
+/**
+ * Σ_{j ≤ exitIndex[n]} BCE(conditionals[n][j], sigmoid(exitLogits[n, j])) per row → [N]: the soft
+ * exit term of one token whose copy reached exit index k (0..m; m = ran to L), differentiable
+ * in the logits. Offset 0 and no gate, like the sampled term.
+ */
+export function softExitCrossEntropy(exitLogits: tf.Tensor2D, exitIndex: readonly number[], conditionals: readonly (readonly number[])[]): tf.Tensor1D {
+  const [N, m] = exitLogits.shape;
+  if (exitIndex.length !== N || conditionals.length !== N) throw new Error(`softExitCrossEntropy: ${exitIndex.length} exit indices and ${conditionals.length} targets for ${N} rows`);
+  const reached = new Float32Array(N * m); // 1 where e_j ≤ x_t
+  const labels = new Float32Array(N * m); // s_j
+  exitIndex.forEach((k, n) => {
+    const s = conditionals[n]!;
+    if (s.length !== m) throw new Error(`softExitCrossEntropy: row ${n} has ${s.length} conditional probabilities for ${m} exits`);
+    for (let j = 0; j < m; j++) {
+      if (j <= k) reached[n * m + j] = 1;
+      labels[n * m + j] = s[j]!;
+    }
+  });
+  return tf.tidy(() => {
+    if (m === 0) return tf.zeros([N]) as tf.Tensor1D;
+    const s = tf.tensor2d(labels, [N, m]);
+    const bce = tf.neg(tf.add(tf.mul(s, logSigmoid(exitLogits)), tf.mul(tf.sub(1, s), logSigmoid(tf.neg(exitLogits))))); // [N, m]
+    return tf.sum(tf.mul(bce, tf.tensor2d(reached, [N, m])), 1) as tf.Tensor1D;
+  });
 }
 
 /** log softmax over the last axis, written with logSumExp (its gradient works on every backend). */
@@ -65,6 +115,8 @@ export interface DistillLossOptions {
   readonly padTokenId?: number;
   /** LoRA dropout on (training passes), default true. */
   readonly training?: boolean;
+  /** Exit term: "sampled" −log P(x_t) (METHOD.md §2.6, default) or its Rao–Blackwellised "soft" form (needs pass.targets). */
+  readonly exitLoss?: ExitLossKind;
 }
 
 /** Sums over the pass's tokens (scalars), and the loss = (klSum + exitNllSum) / normalizer. */
@@ -93,10 +145,15 @@ export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, te
   const exits: number[][] = [];
   const teacherRow: number[] = [];
   const exitIndex: number[] = [];
+  const conditionals: number[][] = [];
+  const soft = (options.exitLoss ?? "sampled") === "soft";
+  if (soft && pass.targets?.length !== pass.sequences.length) throw new Error(`distillationLoss: exitLoss "soft" needs targets for each of the ${pass.sequences.length} sequences`);
   let offset = 0;
   pass.sequences.forEach((sequence, b) => {
     const T = sequence.tokens.length;
     if (T === 0) throw new Error(`distillationLoss: sequence ${b} has no generated tokens`);
+    const sequenceConditionals = soft ? pass.targets![b]!.map(conditionalExitProbabilities) : [];
+    if (soft && sequenceConditionals.length !== T) throw new Error(`distillationLoss: sequence ${b} has ${T} tokens but ${sequenceConditionals.length} targets`);
     for (const copy of pass.exitLayers[b]!) {
       if (copy.length !== T) throw new Error(`distillationLoss: sequence ${b} has ${T} tokens but a copy with ${copy.length} exits`);
       rows.push(sequence);
@@ -104,6 +161,7 @@ export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, te
       copy.forEach((x, t) => {
         teacherRow.push(offset + t);
         exitIndex.push(model.exitIndexOf(x));
+        if (soft) conditionals.push(sequenceConditionals[t]!);
       });
     }
     offset += T;
@@ -121,9 +179,12 @@ export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, te
     const studentLogProbs = logSoftmaxRows(unembed(base.params, base.config, hidden)); // [M, V]
     const teacher = tf.gather(teacherLogProbs, tf.tensor1d(teacherRow, "int32")) as tf.Tensor2D; // [M, V], constant
     const klSum = tf.sum(tokenKl(studentLogProbs, teacher, options.klDirection)) as tf.Scalar;
-    const exitNllSum = (m > 0
-      ? tf.neg(tf.sum(exitLogProbabilities(gatherRows(tf.reshape(result.exitLogits, [R * S, m]) as tf.Tensor2D, replay.rows), exitIndex, { offset: 0, minExitProb: 0 })))
-      : tf.scalar(0)) as tf.Scalar;
+    const tokenExitLogits = () => gatherRows(tf.reshape(result.exitLogits, [R * S, m]) as tf.Tensor2D, replay.rows); // [M, m]
+    const exitNllSum = (m === 0
+      ? tf.scalar(0)
+      : soft
+        ? tf.sum(softExitCrossEntropy(tokenExitLogits(), exitIndex, conditionals))
+        : tf.neg(tf.sum(exitLogProbabilities(tokenExitLogits(), exitIndex, { offset: 0, minExitProb: 0 })))) as tf.Scalar;
     const loss = tf.div(tf.add(klSum, exitNllSum), options.normalizer) as tf.Scalar;
     return { loss, klSum, exitNllSum, tokenCount: M };
   }) as unknown as DistillLossParts;

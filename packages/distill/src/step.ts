@@ -35,7 +35,7 @@ export async function distillStep(
   model: EarlyExitModel,
   optimizers: DistillOptimizers,
   passes: readonly PrescribedPass[],
-  config: Pick<DistillConfig, "klDirection" | "maxGradientNorm">,
+  config: Pick<DistillConfig, "klDirection" | "maxGradientNorm"> & { readonly exitLoss?: DistillConfig["exitLoss"] },
   options: { readonly padTokenId?: number; readonly step?: number } = {},
 ): Promise<StepResult> {
   const groups = model.trainableVariables();
@@ -53,7 +53,7 @@ export async function distillStep(
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
         result = tf.variableGrads(() => {
-          const parts = distillationLoss(model, pass, teacher, { klDirection: config.klDirection, normalizer, padTokenId: options.padTokenId });
+          const parts = distillationLoss(model, pass, teacher, { klDirection: config.klDirection, exitLoss: config.exitLoss, normalizer, padTokenId: options.padTokenId });
           kept = [tf.keep(parts.klSum), tf.keep(parts.exitNllSum)];
           return parts.loss;
         }, variables);

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { Rng } from "@eecot/tensor-core";
 import { loadDataSpec, type TaskExample } from "@eecot/datasets";
 import { EarlyExitModel } from "@eecot/early-exit";
-import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type KlDirection } from "@eecot/distill";
+import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type ExitLossKind, type KlDirection } from "@eecot/distill";
 import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
@@ -29,6 +29,7 @@ interface CalibrateCliOptions {
   lrLora: string;
   lrHeads: string;
   klDirection: string;
+  exitLoss: string;
   checkpointEvery: string;
   heldOut: string;
   loraRank: string;
@@ -80,6 +81,7 @@ export function registerCalibrate(program: Command): void {
     .option("--lr-lora <x>", "Adam learning rate of the LoRA adapters (reference code: 1e-5 on 1.5B)", "1e-3")
     .option("--lr-heads <x>", "Adam learning rate of the exit heads (reference code: 1e-5 on 1.5B)", "1e-3")
     .option("--kl-direction <d>", "reverse = KL(student‖teacher) (reference code), forward = KL(teacher‖student)", "reverse")
+    .option("--exit-loss <kind>", "sampled = −log P(x_t) at the sampled exit (reference code), soft = its Rao–Blackwellised form (same expectation, lower variance)", "sampled")
     .option("--checkpoint-every <n>", "steps between checkpoints", "25")
     .option("--held-out <n>", "prompts held out for the A.2 comparison (seeded split)", "16")
     .option("--lora-rank <r>", "LoRA rank (alpha = 2r)", "8")
@@ -100,6 +102,7 @@ export function registerCalibrate(program: Command): void {
         gradientAccumulation: number(options.gradientAccumulation, "--gradient-accumulation"),
         learningRates: { lora: number(options.lrLora, "--lr-lora"), heads: number(options.lrHeads, "--lr-heads") },
         klDirection: options.klDirection as KlDirection,
+        exitLoss: options.exitLoss as ExitLossKind,
         checkpointEvery: number(options.checkpointEvery, "--checkpoint-every"),
         seed,
       });
