@@ -229,6 +229,16 @@ describe("generation (qwen2-tiny-f32, E = [1, 2, 3])", () => {
     model.dispose();
   });
 
+  test("generation merges LoRA into the weights: adapters add no kernels per decode step", async () => {
+    const model = EarlyExitModel.create(base, { exitLayers: [1, 2, 3], seed: 1 });
+    randomizeLora(model, 0.1, 5);
+    const kernels = async (loraEnabled: boolean, maxNewTokens: number) =>
+      (await tf.profile(async () => void (await model.generate([[380, 1, 2]], { maxNewTokens, temperature: 0, mode: "none", loraEnabled })))).kernels.length;
+    const perStep = async (loraEnabled: boolean) => ((await kernels(loraEnabled, 9)) - (await kernels(loraEnabled, 1))) / 8;
+    expect(await perStep(true)).toBe(await perStep(false));
+    model.dispose();
+  });
+
   test("no tensor leaks across 100 generation steps", async () => {
     const model = EarlyExitModel.create(base, { exitLayers: [1, 2, 3], seed: 1, exitOffset: 4 });
     const before = tf.memory().numTensors;

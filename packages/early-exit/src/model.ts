@@ -39,6 +39,7 @@ import {
   type ExitHead,
 } from "./exit-head.js";
 import { createLoraAdapters, type LoraAdapters } from "./lora.js";
+import { disposeMergedLora, mergeLora } from "./merged-lora.js";
 import { disposeFrozenKeyValueWeights, frozenKeyValues, stackFrozenKeyValueWeights, type FrozenKeyValueWeights } from "./frozen-key-values.js";
 
 
@@ -254,11 +255,10 @@ export class EarlyExitModel {
    * unembed(h_{x_t}). Seeded: one Rng drives exit and token draws in a fixed order.
    */
   async generate(prompts: readonly (readonly number[])[], options: EarlyExitGenerationOptions): Promise<EarlyExitGenerationResult> {
-    const { params, config } = this.base;
+    const { config } = this.base;
     const L = this.numLayers;
     const m = this.exitLayers.length;
     const V = config.vocabSize;
-    const C = config.hiddenSize;
     const mode = options.mode ?? "sample";
     const sampling = { temperature: options.temperature ?? 1, topP: options.topP ?? 1 };
     const gate = { offset: options.exitOffset ?? this.config.exitOffset, minExitProb: options.minExitProb ?? this.config.minExitProb };
@@ -266,7 +266,6 @@ export class EarlyExitModel {
     const forced = options.forcedExitLayer ?? null;
     const stopTokenIds = options.stopTokenIds ?? [];
     const padTokenId = options.padTokenId ?? 0;
-    const adapter = options.loraEnabled === false ? undefined : this.lora;
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) throw new Error(`maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`);
     if (!(sampling.temperature >= 0)) throw new Error(`temperature must be ≥ 0, got ${sampling.temperature}`);
     if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new Error(`topP must be in (0, 1], got ${sampling.topP}`);
@@ -296,6 +295,11 @@ export class EarlyExitModel {
       finished: false,
     }));
     const padded = leftPad(prompts, padTokenId);
+    // LoRA merged into effective weights for this call (no tape, no dropout): one matMul per
+    // adapted projection per step instead of five ops. Freed below; never kept across calls.
+    const merged = mergeLora(this.base.params, options.loraEnabled === false ? undefined : this.lora);
+    const params = merged.params;
+    const adapter = merged.adapter;
     let input: number[][] = padded.ids;
     let inputMask: number[][] = padded.mask;
     let cacheLayers: LayerKv[] | null = null;
@@ -354,8 +358,7 @@ export class EarlyExitModel {
           const k = useHeads ? this.exitLayers.indexOf(l) : -1;
           if (k >= 0 && !allExited) {
             const z = tf.tidy(() => {
-              const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D; // [B, C]
-              return exitHeadLogits(this.heads[k]!, last); // [B]
+              return exitHeadLogits(this.heads[k]!, lastPositions(hidden)); // [B]
             });
             const values = (await z.data()) as Float32Array;
             z.dispose();
@@ -378,7 +381,7 @@ export class EarlyExitModel {
         tf.dispose([context.cos, context.sin, context.mask]);
 
         // Every row's residual is h_{x_t} (frozen rows passed through): one readout for all.
-        const logitsTensor = tf.tidy(() => unembed(params, config, tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, C]), [B, C]) as tf.Tensor2D)); // [B, V]
+        const logitsTensor = tf.tidy(() => unembed(params, config, lastPositions(hidden))); // [B, V]
         hidden.dispose();
         const logits = (await logitsTensor.data()) as Float32Array;
         logitsTensor.dispose();
@@ -409,6 +412,7 @@ export class EarlyExitModel {
       }
     } finally {
       for (const weights of stackedWeights.values()) if (weights) disposeFrozenKeyValueWeights(weights);
+      disposeMergedLora(merged);
     }
     if (cacheLayers) for (const kv of cacheLayers) tf.dispose([kv.keysT, kv.values]);
     return {
@@ -425,6 +429,13 @@ export class EarlyExitModel {
       promptLengths: prompts.map((p) => p.length),
     };
   }
+}
+
+/** The last position of each row, [B, T, C] → [B, C] (a reshape alone at T = 1: decode steps). */
+function lastPositions(hidden: tf.Tensor3D): tf.Tensor2D {
+  const [B, T, C] = hidden.shape;
+  const last = T === 1 ? hidden : tf.slice(hidden, [0, T - 1, 0], [B, 1, C]); // [B, 1, C]
+  return tf.reshape(last, [B, C]) as tf.Tensor2D;
 }
 
 /** tf.tidy for functions returning plain objects of tensors (nulls and interfaces included). */
