@@ -1,7 +1,7 @@
 // Per-kernel profile of the training step (forward + backward + Adam), of KV-cached decoding and
-// of early-exit decoding (every token exits at the first exitable layer; the later layers only
-// compute keys/values) on the ~1.6M-parameter config (batch 16 × 128 for training; batch 1 for
-// decoding):
+// of early-exit decoding (full depth; every token exits at the first exitable layer, the later
+// layers only computing keys/values; full depth with the exit heads evaluated) on the
+// ~1.6M-parameter config (batch 16 × 128 for training; batch 1 for decoding):
 //   npx -y pnpm@10 exec tsx bench/profile.ts [--backend wasm] [--top 15]
 import { parseArgs } from "node:util";
 import { initBackend, tf, type BackendChoice } from "@eecot/tensor-core";
@@ -58,4 +58,6 @@ const exitLayer = earlyExit.exitLayers[0]!;
 const exitOptions = (forcedExitLayer: number | null) => ({ maxNewTokens: 32, temperature: 0, mode: "none" as const, forcedExitLayer });
 await profile("early-exit decode batch 1, 32 tokens, full depth", () => earlyExit.generate(prompt, exitOptions(null)), 32);
 await profile(`early-exit decode batch 1, 32 tokens, every token exits at layer ${exitLayer}`, () => earlyExit.generate(prompt, exitOptions(exitLayer)), 32);
+// Fresh heads (p = sigmoid(−4) below the 0.1 gate): every head evaluated and read, no exits.
+await profile("early-exit decode batch 1, 32 tokens, full depth, heads evaluated", () => earlyExit.generate(prompt, { ...exitOptions(null), mode: "sample" }), 32);
 earlyExit.dispose();
