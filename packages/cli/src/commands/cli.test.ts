@@ -1,0 +1,51 @@
+// The `eecot` command in process: the demo's --quick run writes its whole run folder, and bad
+// input fails with a message that names the flag or the file.
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, test } from "vitest";
+import { initBackend } from "@eecot/tensor-core";
+import { runCli } from "../program.js";
+
+const run = (...args: string[]) => runCli(["node", "eecot", "--backend", "wasm", ...args]);
+
+beforeAll(async () => {
+  await initBackend({ backend: "wasm", quiet: true });
+});
+
+describe("eecot demo --quick", () => {
+  test("writes config, stage-1 and stage-2 metrics, adapters and the report", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "eecot-demo-")), "run");
+    await run("demo", "--quick", "--out", out, "--rl-steps", "2", "--stage1-steps", "3", "--exit-penalty", "0.3");
+    for (const file of ["config.json", "report-data.json", "stage1/metrics.jsonl", "stage2/rl-metrics.jsonl", "stage2/adapter/adapter_config.json", "report/report.html"]) {
+      expect(existsSync(join(out, file)), file).toBe(true);
+    }
+    // The flags reached the pipeline: 3 stage-1 steps, 2 RL steps, λ 0.3.
+    const stage1Steps = readFileSync(join(out, "stage1/metrics.jsonl"), "utf8").split("\n").filter((l) => l.includes('"event":"step"'));
+    expect(stage1Steps).toHaveLength(3);
+    const rlSteps = readFileSync(join(out, "stage2/rl-metrics.jsonl"), "utf8").split("\n").filter((l) => l.includes('"type":"step"'));
+    expect(rlSteps).toHaveLength(2);
+    expect(readFileSync(join(out, "config.json"), "utf8")).toMatch(/"exitPenalty":\s*0\.3/);
+  }, 300_000);
+});
+
+describe("bad input", () => {
+  test("a step count that is not a positive integer names the flag", async () => {
+    await expect(run("demo", "--quick", "--rl-steps", "0")).rejects.toThrow(/--rl-steps must be a positive integer, got "0"/);
+    await expect(run("demo", "--quick", "--stage1-steps", "2.5")).rejects.toThrow(/--stage1-steps must be a positive integer/);
+    await expect(run("demo", "--quick", "--kl-factor", "-1")).rejects.toThrow(/--kl-factor must be a finite number > 0, got -1/);
+    await expect(run("demo", "--quick", "--exit-penalty", "lots")).rejects.toThrow(/--exit-penalty must be a finite number ≥ 0, got "lots"/);
+  });
+
+  test("a missing model folder is named", async () => {
+    await expect(run("generate", "--model", "/nonexistent/eecot-model", "--prompt", "hi")).rejects.toThrow(/\/nonexistent\/eecot-model/);
+  });
+
+  test("a corrupt config.json is named", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "eecot-bad-model-"));
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "config.json"), "{ not json");
+    await expect(run("generate", "--model", dir, "--prompt", "hi")).rejects.toThrow(/config\.json/);
+  });
+});
