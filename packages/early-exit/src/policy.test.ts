@@ -6,7 +6,7 @@ import { initBackend, tf } from "@eecot/tensor-core";
 import { disposeModel, loadQwenModel, type QwenModel, type Tokenizer } from "@eecot/transformer";
 import { fixturePath, randomizeHeads, randomizeLora } from "../test/helpers.js";
 import { EarlyExitModel } from "./model.js";
-import { EarlyExitPolicy, type TextCodec } from "./policy.js";
+import { EarlyExitPolicy, exitDecisionEntropy, type TextCodec } from "./policy.js";
 
 // The real tokenizer satisfies the codec interface (compile-time check).
 const tokenizerIsACodec: (tokenizer: Tokenizer) => TextCodec = (tokenizer) => tokenizer;
@@ -56,6 +56,12 @@ describe("EarlyExitPolicy", () => {
       expect(r.tokens.length).toBeLessThanOrEqual(10);
       expect(r.exitLayers.length).toBe(r.tokens.length);
       expect(r.logProbs.length).toBe(r.tokens.length);
+      // One entropy per token: ≥ 0 and at most one bit (ln 2) per exit decision faced.
+      expect(r.exitEntropies!.length).toBe(r.tokens.length);
+      r.exitEntropies!.forEach((h, t) => {
+        expect(h).toBeGreaterThanOrEqual(0);
+        expect(h).toBeLessThanOrEqual(Math.LN2 * (r.exitLayers[t] === 6 ? 2 : [2, 4].indexOf(r.exitLayers[t]!) + 1) + 1e-12);
+      });
       expect(r.exitLayers.every((x) => [2, 4, 6].includes(x))).toBe(true);
       expect(r.finished).toBe(stopTokenIds.includes(r.tokens.at(-1)!));
       expect(r.text).toBe(codec.decode(r.finished ? r.tokens.slice(0, -1) : r.tokens));
@@ -132,4 +138,18 @@ describe("EarlyExitPolicy", () => {
     await cycle();
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+test("exit-decision entropy: its expectation over the sampled exit is the gated distribution's entropy", () => {
+  // p = 0.3, 0.05 (below the 0.1 gate: p̃ = 0), 0.6 → Q = 0.3, 0, 0.42, 0.28 over e1, e2, e3, L.
+  const p = [0.3, 0.05, 0.6];
+  const Q = [0.3, 0, 0.7 * 0.6, 0.7 * 0.4];
+  const entropy = -Q.filter((q) => q > 0).reduce((sum, q) => sum + q * Math.log(q), 0);
+  // What a token that stopped at exit k saw: heads up to k, NaN above.
+  const seen = (k: number) => p.map((value, j) => (j <= k ? value : NaN));
+  const expected = Q.reduce((sum, q, k) => sum + q * exitDecisionEntropy(seen(Math.min(k, p.length - 1)), 0.1), 0);
+  expect(expected).toBeCloseTo(entropy, 12);
+  // Gate off: every head counts.
+  expect(exitDecisionEntropy([0.5], 0)).toBeCloseTo(Math.LN2, 12);
+  expect(exitDecisionEntropy([NaN, NaN], 0.1)).toBe(0);
 });

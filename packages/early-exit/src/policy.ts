@@ -38,6 +38,24 @@ export interface EarlyExitPolicyOptions {
   readonly generationBatchSize?: number;
 }
 
+/**
+ * Per-token estimate of the entropy (nats) of the gated exit distribution: the binary entropies
+ * of the exit decisions the token actually faced, Σ_{e_j reached} H(p̃_j), with p̃_j = p_j when
+ * p_j ≥ minExitProb and 0 otherwise. Stick-breaking gives H(X) = Σ_j P(reach e_j)·H(p̃_j) (chain
+ * rule), so with x_t sampled from that distribution this is an unbiased estimate of H(X) that needs
+ * no head above the exit (a frozen residual). `headProbabilities`: p_j per exitable layer, NaN
+ * where the token never reached e_j.
+ */
+export function exitDecisionEntropy(headProbabilities: readonly number[], minExitProb: number): number {
+  let entropy = 0;
+  for (const p of headProbabilities) {
+    if (Number.isNaN(p)) continue;
+    const q = p >= minExitProb ? p : 0;
+    if (q > 0 && q < 1) entropy -= q * Math.log(q) + (1 - q) * Math.log(1 - q);
+  }
+  return entropy;
+}
+
 /** `AugmentedVocabularyPolicy` over an `EarlyExitModel`, with a frozen reference snapshot. */
 export class EarlyExitPolicy implements AugmentedVocabularyPolicy {
   readonly numLayers: number;
@@ -106,6 +124,7 @@ export class EarlyExitPolicy implements AugmentedVocabularyPolicy {
           tokens: s.tokens,
           exitLayers: s.exitLayers,
           logProbs: s.logProbs,
+          exitEntropies: s.headProbabilities.map((p) => exitDecisionEntropy(p, this.model.config.minExitProb)),
           text: this.options.codec.decode(body),
           finished: s.finished,
         });
