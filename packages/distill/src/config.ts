@@ -2,6 +2,7 @@
 // prescriptions per sequence, the loss direction, the optimiser (one learning rate per group),
 // batching, checkpoints and seeds. One typed object, one-line docs with example values,
 // defaults, and validation in `resolveDistillConfig`.
+import type { AdamConstants } from "@eecot/tensor-core";
 
 /** Which KL the token term of the loss uses. */
 export type KlDirection =
@@ -17,15 +18,8 @@ export type ExitLossKind =
   /** Its Rao–Blackwellised form: Σ over the exits the copy reached of BCE(target's conditional exit probability, head's); same expectation, lower variance (loss.ts). */
   | "soft";
 
-/** Adam's constants (shared by both parameter groups). */
-export interface AdamConstants {
-  /** First-moment decay β1, e.g. 0.9. */
-  readonly beta1: number;
-  /** Second-moment decay β2, e.g. 0.999. */
-  readonly beta2: number;
-  /** ε added to sqrt(v̂), e.g. 1e-8. */
-  readonly epsilon: number;
-}
+/** Adam's constants (shared by both parameter groups): tensor-core's. */
+export type { AdamConstants };
 
 export interface DistillConfig {
   /** f in s = 2 − 2·sigmoid(f·KL); higher = more confidence needed = fewer exits, e.g. 1. */

@@ -67,6 +67,7 @@ export {
   float32ToBfloat16Bits,
 } from "./half-precision.js";
 export { matMul2d, linear, embeddingLookup } from "./linear.js";
+export { Adam, DEFAULT_ADAM_CONSTANTS, globalGradientNorm, clipScale, type AdamConstants } from "./adam.js";
 export { Rng, type RngState } from "./rng.js";
 export {
   countTensorsDuring,

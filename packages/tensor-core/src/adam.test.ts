@@ -1,7 +1,8 @@
 // Adam against a float64 hand computation over two steps, and global-norm clipping.
 import { beforeAll, expect, test } from "vitest";
-import { initBackend, tf } from "@eecot/tensor-core";
-import { AdamGroup, clipScale, globalGradientNorm } from "./adam.js";
+import { initBackend } from "./backend.js";
+import { tf } from "./tf.js";
+import { Adam, clipScale, globalGradientNorm } from "./adam.js";
 
 beforeAll(async () => {
   await initBackend({ backend: "wasm", quiet: true });
@@ -10,7 +11,7 @@ beforeAll(async () => {
 test("two Adam steps equal the float64 recurrence", () => {
   const constants = { beta1: 0.9, beta2: 0.99, epsilon: 1e-8 };
   const theta = tf.variable(tf.tensor1d([1, -2, 0.5]));
-  const adam = new AdamGroup([theta], 0.1, constants);
+  const adam = new Adam([theta], 0.1, constants);
   const gradients = [[0.5, -1, 2], [-0.25, 3, 2]];
   const expected = [1, -2, 0.5];
   const m = [0, 0, 0];
