@@ -19,7 +19,7 @@ import { Rng, tf } from "@eecot/tensor-core";
 import { saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import { AdamGroup } from "./adam.js";
 import { checkpointSteps, findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
-import { DEFAULT_DISTILL_CONFIG, resolveDistillConfig, type DistillConfig, type DistillConfigOverrides } from "./config.js";
+import { DEFAULT_DISTILL_CONFIG, resolveDistillConfig, scheduledLearningRate, type DistillConfig, type DistillConfigOverrides } from "./config.js";
 import { computeLayerDivergences, type TokenSequence } from "./divergence.js";
 import type { PrescribedPass } from "./loss.js";
 import { distillStep, type StepResult } from "./step.js";
@@ -157,7 +157,7 @@ export async function initializeHeadBiases(model: EarlyExitModel, rates: readonl
   }
 }
 
-const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "exitLoss", "batchSize", "gradientAccumulation", "seed"] as const;
+const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "exitLoss", "learningRateSchedule", "batchSize", "gradientAccumulation", "seed"] as const;
 
 /**
  * Calibrate `model`'s exit heads and LoRA on teacher trajectories (stage 1). The model is
@@ -243,6 +243,8 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
     while (step < config.steps) {
       const started = performance.now();
       const passes = stepPasses(step + 1, sequences, targets, layers, config, order);
+      optimizers.lora.learningRate = scheduledLearningRate(config.learningRates.lora, step + 1, config.steps, config.learningRateSchedule);
+      optimizers.heads.learningRate = scheduledLearningRate(config.learningRates.heads, step + 1, config.steps, config.learningRateSchedule);
       const result = await distillStep(model, optimizers, passes, config, { padTokenId: options.padTokenId, step: step + 1 });
       step += 1;
       const prescribed = passes.flatMap((p) => p.exitLayers.flat(2));

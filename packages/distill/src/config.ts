@@ -18,6 +18,13 @@ export type ExitLossKind =
   /** Its Rao–Blackwellised form: Σ over the exits the copy reached of BCE(target's conditional exit probability, head's); same expectation, lower variance (loss.ts). */
   | "soft";
 
+/** Learning-rate schedule of both groups over the run. */
+export type LearningRateSchedule =
+  /** The configured rates throughout (the reference code). */
+  | "constant"
+  /** Cosine decay from the configured rates at step 1 to a tenth of them after the last step. */
+  | "cosine";
+
 /** Adam's constants (shared by both parameter groups): tensor-core's. */
 export type { AdamConstants };
 
@@ -38,6 +45,8 @@ export interface DistillConfig {
   readonly gradientAccumulation: number;
   /** Adam learning rate per parameter group; the reference code uses 1e-5 for both on a 1.5B model, e.g. { lora: 1e-3, heads: 1e-3 } for a tiny one. */
   readonly learningRates: { readonly lora: number; readonly heads: number };
+  /** Learning-rate schedule, e.g. "constant" (the reference code) or "cosine" (to lr/10). */
+  readonly learningRateSchedule: LearningRateSchedule;
   /** Adam constants, e.g. { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }. */
   readonly adam: AdamConstants;
   /** Clip the global gradient norm (both groups together) to this, e.g. 1; null = off. */
@@ -68,6 +77,7 @@ export const DEFAULT_DISTILL_CONFIG: DistillConfig = {
   batchSize: 2,
   gradientAccumulation: 1,
   learningRates: { lora: 1e-3, heads: 1e-3 },
+  learningRateSchedule: "constant",
   adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
   maxGradientNorm: 1,
   checkpointEvery: 25,
@@ -110,6 +120,9 @@ export function resolveDistillConfig(overrides: DistillConfigOverrides = {}): Di
   if (config.exitLoss !== "sampled" && config.exitLoss !== "soft") {
     throw new Error(`distill config: exitLoss must be "sampled" or "soft", got ${JSON.stringify(config.exitLoss)}`);
   }
+  if (config.learningRateSchedule !== "constant" && config.learningRateSchedule !== "cosine") {
+    throw new Error(`distill config: learningRateSchedule must be "constant" or "cosine", got ${JSON.stringify(config.learningRateSchedule)}`);
+  }
   for (const group of ["lora", "heads"] as const) {
     const rate = config.learningRates[group];
     if (!Number.isFinite(rate) || rate < 0) throw new Error(`distill config: learningRates.${group} must be a finite number ≥ 0, got ${rate}`);
@@ -122,4 +135,11 @@ export function resolveDistillConfig(overrides: DistillConfigOverrides = {}): Di
     throw new Error(`distill config: maxGradientNorm must be a finite number > 0 or null, got ${config.maxGradientNorm}`);
   }
   return config;
+}
+
+/** The rate of step s (1-based) of a `steps`-step run for a configured `rate` under `schedule`. */
+export function scheduledLearningRate(rate: number, step: number, steps: number, schedule: LearningRateSchedule): number {
+  if (schedule === "constant" || steps <= 0) return rate;
+  const progress = Math.min(1, Math.max(0, (step - 1) / steps)); // 0 at step 1, → 1 after the last
+  return rate * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }

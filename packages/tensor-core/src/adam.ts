@@ -32,7 +32,8 @@ export class Adam {
 
   constructor(
     readonly variables: readonly tf.Variable[],
-    readonly learningRate: number,
+    /** Step size; a schedule may change it between updates. */
+    public learningRate: number,
     readonly constants: AdamConstants = DEFAULT_ADAM_CONSTANTS,
   ) {
     this.firstMoments = variables.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));

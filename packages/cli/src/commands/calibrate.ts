@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { Rng } from "@eecot/tensor-core";
 import { loadDataSpec, type TaskExample } from "@eecot/datasets";
 import { EarlyExitModel } from "@eecot/early-exit";
-import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type ExitLossKind, type KlDirection } from "@eecot/distill";
+import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type ExitLossKind, type KlDirection, type LearningRateSchedule } from "@eecot/distill";
 import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
@@ -30,6 +30,7 @@ interface CalibrateCliOptions {
   lrHeads: string;
   klDirection: string;
   exitLoss: string;
+  lrSchedule: string;
   checkpointEvery: string;
   heldOut: string;
   loraRank: string;
@@ -82,6 +83,7 @@ export function registerCalibrate(program: Command): void {
     .option("--lr-heads <x>", "Adam learning rate of the exit heads (reference code: 1e-5 on 1.5B)", "1e-3")
     .option("--kl-direction <d>", "reverse = KL(student‖teacher) (reference code), forward = KL(teacher‖student)", "reverse")
     .option("--exit-loss <kind>", "sampled = −log P(x_t) at the sampled exit (reference code), soft = its Rao–Blackwellised form (same expectation, lower variance)", "sampled")
+    .option("--lr-schedule <s>", "constant (reference code) or cosine (decay to lr/10 over the run)", "constant")
     .option("--checkpoint-every <n>", "steps between checkpoints", "25")
     .option("--held-out <n>", "prompts held out for the A.2 comparison (seeded split)", "16")
     .option("--lora-rank <r>", "LoRA rank (alpha = 2r)", "8")
@@ -103,6 +105,7 @@ export function registerCalibrate(program: Command): void {
         learningRates: { lora: number(options.lrLora, "--lr-lora"), heads: number(options.lrHeads, "--lr-heads") },
         klDirection: options.klDirection as KlDirection,
         exitLoss: options.exitLoss as ExitLossKind,
+        learningRateSchedule: options.lrSchedule as LearningRateSchedule,
         checkpointEvery: number(options.checkpointEvery, "--checkpoint-every"),
         seed,
       });
