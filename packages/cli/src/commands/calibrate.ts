@@ -13,6 +13,7 @@ import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { numberFlag } from "../flags.js";
 
 interface CalibrateCliOptions {
   model: string;
@@ -37,12 +38,6 @@ interface CalibrateCliOptions {
   seed: string;
   cache?: string;
   json?: boolean;
-}
-
-function number(value: string, flag: string): number {
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed)) throw new Error(`${flag} must be a number, got "${value}"`);
-  return parsed;
 }
 
 /** Parse "2,4,6" into layers. */
@@ -95,23 +90,23 @@ export function registerCalibrate(program: Command): void {
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "calibrate");
       const base = loaded.model;
-      const seed = number(options.seed, "--seed");
+      const seed = numberFlag(options.seed, "--seed");
       const config = resolveDistillConfig({
-        klFactor: number(options.klFactor, "--kl-factor"),
-        steps: number(options.steps, "--steps"),
-        exitSamplesPerSequence: number(options.samples, "--samples"),
-        batchSize: number(options.batchSize, "--batch-size"),
-        gradientAccumulation: number(options.gradientAccumulation, "--gradient-accumulation"),
-        learningRates: { lora: number(options.lrLora, "--lr-lora"), heads: number(options.lrHeads, "--lr-heads") },
+        klFactor: numberFlag(options.klFactor, "--kl-factor"),
+        steps: numberFlag(options.steps, "--steps"),
+        exitSamplesPerSequence: numberFlag(options.samples, "--samples"),
+        batchSize: numberFlag(options.batchSize, "--batch-size"),
+        gradientAccumulation: numberFlag(options.gradientAccumulation, "--gradient-accumulation"),
+        learningRates: { lora: numberFlag(options.lrLora, "--lr-lora"), heads: numberFlag(options.lrHeads, "--lr-heads") },
         klDirection: options.klDirection as KlDirection,
         exitLoss: options.exitLoss as ExitLossKind,
         learningRateSchedule: options.lrSchedule as LearningRateSchedule,
-        checkpointEvery: number(options.checkpointEvery, "--checkpoint-every"),
+        checkpointEvery: numberFlag(options.checkpointEvery, "--checkpoint-every"),
         seed,
       });
-      const maxNewTokens = number(options.maxNewTokens, "--max-new-tokens");
-      const heldOutCount = number(options.heldOut, "--held-out");
-      const rank = number(options.loraRank, "--lora-rank");
+      const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
+      const heldOutCount = numberFlag(options.heldOut, "--held-out");
+      const rank = numberFlag(options.loraRank, "--lora-rank");
 
       // Data, prompts, teacher trajectories (cached).
       const { examples, sources } = loadDataSpec(options.data);

@@ -7,6 +7,7 @@ import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } fr
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
 import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
 import { validateKlFactor } from "@eecot/distill";
+import { positiveIntegerFlag } from "../flags.js";
 
 /** The bundled model: models/tiny-reasoner at the repository root (or beside the installed package). */
 export function bundledModelDir(): string {
@@ -88,17 +89,13 @@ export function registerDemo(program: Command): void {
     .option("--rl-steps <n>", "stage-2 RLOO steps (demo default 40)")
     .action(async (options: DemoOptions, command: Command) => {
       const started = performance.now();
-      const steps = (value: string | undefined, flag: string): number | undefined => {
-        if (value === undefined) return undefined;
-        const n = Number(value);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
-        return n;
-      };
-      const stage1Steps = steps(options.stage1Steps, "--stage1-steps");
-      const rlSteps = steps(options.rlSteps, "--rl-steps");
+      const stage1Steps = options.stage1Steps === undefined ? undefined : positiveIntegerFlag(options.stage1Steps, "--stage1-steps");
+      const rlSteps = options.rlSteps === undefined ? undefined : positiveIntegerFlag(options.rlSteps, "--rl-steps");
       // Checked before anything loads or runs, so a typo costs no minutes.
-      if (options.klFactor !== undefined) validateKlFactor(Number(options.klFactor), "--kl-factor");
-      if (options.exitPenalty !== undefined && !(Number(options.exitPenalty) >= 0 && Number.isFinite(Number(options.exitPenalty)))) {
+      const klFactor = options.klFactor === undefined ? undefined : Number(options.klFactor);
+      if (klFactor !== undefined) validateKlFactor(klFactor, "--kl-factor");
+      const exitPenalty = options.exitPenalty === undefined ? undefined : Number(options.exitPenalty);
+      if (exitPenalty !== undefined && !(exitPenalty >= 0 && Number.isFinite(exitPenalty))) {
         throw new Error(`--exit-penalty must be a finite number ≥ 0, got ${JSON.stringify(options.exitPenalty)}`);
       }
       await startBackend(command);
@@ -112,12 +109,12 @@ export function registerDemo(program: Command): void {
         ...base,
         distill: {
           ...base.distill,
-          ...(options.klFactor !== undefined ? { klFactor: Number(options.klFactor) } : {}),
+          ...(klFactor !== undefined ? { klFactor } : {}),
           ...(stage1Steps !== undefined ? { steps: stage1Steps, checkpointEvery: Math.max(1, Math.floor(stage1Steps / 2)) } : {}),
         },
         rloo: {
           ...base.rloo,
-          ...(options.exitPenalty !== undefined ? { exitPenalty: Number(options.exitPenalty) } : {}),
+          ...(exitPenalty !== undefined ? { exitPenalty } : {}),
           ...(rlSteps !== undefined ? { steps: rlSteps } : {}),
         },
       };

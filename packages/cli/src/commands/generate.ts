@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { generateTokens } from "@eecot/transformer";
 import { EarlyExitModel, loadEarlyExitAdapters, accountCompute, tracesOfGeneration } from "@eecot/early-exit";
 import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
+import { numberFlag } from "../flags.js";
 
 interface GenerateOptions {
   model: string;
@@ -20,12 +21,6 @@ interface GenerateOptions {
   exitOffset?: string;
   minExitProb?: string;
   threshold?: string;
-}
-
-function number(value: string, flag: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new Error(`${flag} must be a number, got "${value}"`);
-  return parsed;
 }
 
 export function registerGenerate(program: Command): void {
@@ -57,9 +52,9 @@ export function registerGenerate(program: Command): void {
       else if (options.raw || !tokenizer!.hasChatTemplate) promptIds = tokenizer!.encode(options.prompt!);
       else promptIds = tokenizer!.encode(tokenizer!.applyChatTemplate([{ role: "user", content: options.prompt! }], { addGenerationPrompt: true }));
       validateVocabulary(promptIds, config.vocabSize);
-      const maxNewTokens = number(options.maxNewTokens, "--max-new-tokens");
-      const temperature = number(options.temperature, "--temperature");
-      const seed = number(options.seed, "--seed");
+      const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
+      const temperature = numberFlag(options.temperature, "--temperature");
+      const seed = numberFlag(options.seed, "--seed");
       const stopTokenIds = tokenizer?.eosTokenIds ?? config.eosTokenIds;
       const padTokenId = tokenizer?.padTokenId ?? 0;
       const earlyExit = options.adapter !== undefined || (options.exits !== undefined && options.exits !== "none");
@@ -75,14 +70,14 @@ export function registerGenerate(program: Command): void {
         const result = await model.generate([promptIds], {
           maxNewTokens,
           temperature,
-          topP: number(options.topP, "--top-p"),
+          topP: numberFlag(options.topP, "--top-p"),
           seed,
           stopTokenIds,
           padTokenId,
           mode,
-          threshold: number(options.threshold ?? "0.5", "--threshold"),
-          ...(options.exitOffset !== undefined ? { exitOffset: number(options.exitOffset, "--exit-offset") } : {}),
-          ...(options.minExitProb !== undefined ? { minExitProb: number(options.minExitProb, "--min-exit-prob") } : {}),
+          threshold: numberFlag(options.threshold ?? "0.5", "--threshold"),
+          ...(options.exitOffset !== undefined ? { exitOffset: numberFlag(options.exitOffset, "--exit-offset") } : {}),
+          ...(options.minExitProb !== undefined ? { minExitProb: numberFlag(options.minExitProb, "--min-exit-prob") } : {}),
         });
         const sequence = result.sequences[0]!;
         tokens = sequence.tokens;
@@ -91,7 +86,7 @@ export function registerGenerate(program: Command): void {
         compute = accountCompute(config, tracesOfGeneration(result));
         model.dispose();
       } else {
-        const result = await generateTokens(params, config, [promptIds], { maxNewTokens, temperature, topP: number(options.topP, "--top-p"), seed, stopTokenIds, padTokenId });
+        const result = await generateTokens(params, config, [promptIds], { maxNewTokens, temperature, topP: numberFlag(options.topP, "--top-p"), seed, stopTokenIds, padTokenId });
         tokens = result.tokens[0]!;
         finished = result.finished[0]!;
       }
