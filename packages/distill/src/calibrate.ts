@@ -22,6 +22,7 @@ import { checkpointSteps, findLatestCheckpoint, loadDistillCheckpoint, saveDisti
 import { DEFAULT_DISTILL_CONFIG, resolveDistillConfig, scheduledLearningRate, type DistillConfig, type DistillConfigOverrides } from "./config.js";
 import { computeLayerDivergences, type TokenSequence } from "./divergence.js";
 import type { PrescribedPass } from "./loss.js";
+import { warmUpExitHeads, type HeadWarmupEpoch } from "./head-warmup.js";
 import { distillStep, type StepResult } from "./step.js";
 import { conditionalExitRates, sampleExitLayers, sequenceTargets, targetExitStatistics, type SequenceDivergences } from "./targets.js";
 
@@ -51,6 +52,10 @@ export interface CalibrateOptions {
   readonly onTargetsProgress?: (done: number, total: number) => void;
   /** Called after every step. */
   readonly onStep?: (record: CalibrationStepRecord) => void;
+  /** Progress of the head warm-up's residual pass (sequences done, total). */
+  readonly onHeadWarmupProgress?: (done: number, total: number) => void;
+  /** After every head warm-up epoch. */
+  readonly onHeadWarmupEpoch?: (record: HeadWarmupEpoch) => void;
   /** Human-readable notes (resume, checkpoints). */
   readonly log?: (line: string) => void;
 }
@@ -65,6 +70,8 @@ export interface CalibrateResult {
   readonly resumedFrom: number | null;
   /** The steps this call ran. */
   readonly history: readonly CalibrationStepRecord[];
+  /** The head warm-up epochs this call ran (none when resumed or off). */
+  readonly headWarmup: readonly HeadWarmupEpoch[];
   /** Final adapters (null when stopped early: use the checkpoint). */
   readonly adapterDir: string | null;
   /** Newest checkpoint written, or null. */
@@ -157,7 +164,7 @@ export async function initializeHeadBiases(model: EarlyExitModel, rates: readonl
   }
 }
 
-const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "exitLoss", "learningRateSchedule", "batchSize", "gradientAccumulation", "seed"] as const;
+const RESUME_FIELDS = ["klFactor", "exitSamplesPerSequence", "klDirection", "exitLoss", "learningRateSchedule", "batchSize", "gradientAccumulation", "headWarmupEpochs", "seed"] as const;
 
 /**
  * Calibrate `model`'s exit heads and LoRA on teacher trajectories (stage 1). The model is
@@ -230,6 +237,24 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
       await writeFile(metricsPath, "");
       await record({ event: "targets", step: 0, klFactor: config.klFactor, trajectories: sequences.length, ...targetStatistics });
     }
+    const headWarmup: HeadWarmupEpoch[] = [];
+    if (resumedFrom === null && config.headWarmupEpochs > 0) {
+      const epochs = await warmUpExitHeads(model, sequences, targets, {
+        epochs: config.headWarmupEpochs,
+        batchTokens: config.headWarmupBatchTokens,
+        learningRate: config.headWarmupLearningRate,
+        maxTokens: config.headWarmupMaxTokens,
+        seed: config.seed,
+        adam: config.adam,
+        padTokenId: options.padTokenId,
+        onResidualProgress: options.onHeadWarmupProgress,
+        onEpoch: options.onHeadWarmupEpoch,
+      });
+      for (const epoch of epochs) await record({ event: "head-warmup", step: 0, ...epoch });
+      headWarmup.push(...epochs);
+      const last = epochs[epochs.length - 1];
+      if (last) log(`head warm-up: ${epochs.length} epochs over ${last.tokens} tokens; cross-entropy ${last.crossEntropy.toFixed(4)}, total variation ${last.totalVariation.toFixed(4)} (last epoch)`);
+    }
 
     const order = sequenceOrder(config.seed, sequences.length);
     const history: CalibrationStepRecord[] = [];
@@ -280,6 +305,7 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
       stopped,
       resumedFrom,
       history,
+      headWarmup,
       adapterDir,
       checkpointDir,
       metricsPath,

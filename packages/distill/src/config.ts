@@ -59,6 +59,14 @@ export interface DistillConfig {
   readonly targetChunkSize: number;
   /** Start untrained heads (W2 = 0) with b2 = logit of the targets' mean conditional exit rate at their layer, e.g. true. */
   readonly initializeHeadBiases: boolean;
+  /** Epochs of the head warm-up before the joint steps (head-warmup.ts; an addition to METHOD.md §2), e.g. 20; 0 = off. */
+  readonly headWarmupEpochs: number;
+  /** Tokens per head warm-up update, e.g. 512. */
+  readonly headWarmupBatchTokens: number;
+  /** Adam rate of the head warm-up (cosine to a tenth), e.g. 1e-3. */
+  readonly headWarmupLearningRate: number;
+  /** At most this many training tokens in the head warm-up (their residuals are held on the host), e.g. 65536. */
+  readonly headWarmupMaxTokens: number;
   /** Seed for the data order and the exit prescriptions, e.g. 0. */
   readonly seed: number;
 }
@@ -84,6 +92,10 @@ export const DEFAULT_DISTILL_CONFIG: DistillConfig = {
   keepCheckpoints: 2,
   targetChunkSize: 64,
   initializeHeadBiases: true,
+  headWarmupEpochs: 0,
+  headWarmupBatchTokens: 512,
+  headWarmupLearningRate: 1e-3,
+  headWarmupMaxTokens: 65536,
   seed: 0,
 };
 
@@ -112,6 +124,12 @@ export function resolveDistillConfig(overrides: DistillConfigOverrides = {}): Di
   positiveInteger("checkpointEvery");
   positiveInteger("keepCheckpoints");
   positiveInteger("targetChunkSize");
+  positiveInteger("headWarmupEpochs", 0);
+  positiveInteger("headWarmupBatchTokens");
+  positiveInteger("headWarmupMaxTokens");
+  if (!Number.isFinite(config.headWarmupLearningRate) || config.headWarmupLearningRate <= 0) {
+    throw new Error(`distill config: headWarmupLearningRate must be a finite number > 0, got ${config.headWarmupLearningRate}`);
+  }
   if (typeof config.initializeHeadBiases !== "boolean") throw new Error(`distill config: initializeHeadBiases must be true or false, got ${JSON.stringify(config.initializeHeadBiases)}`);
   if (!Number.isSafeInteger(config.seed)) throw new Error(`distill config: seed must be a safe integer, got ${config.seed}`);
   if (config.klDirection !== "reverse" && config.klDirection !== "forward") {

@@ -10,6 +10,7 @@ export * from "./adam.js";
 export * from "./step.js";
 export * from "./checkpoint.js";
 export * from "./calibrate.js";
+export * from "./head-warmup.js";
 export * from "./calibration-report.js";
 export * from "./target-generation.js";
 export * from "./perplexity.js";

@@ -71,12 +71,31 @@ export function softExitCrossEntropy(exitLogits: tf.Tensor2D, exitIndex: readonl
       labels[n * m + j] = s[j]!;
     }
   });
+  return tf.tidy(() => (m === 0 ? (tf.zeros([N]) as tf.Tensor1D) : weightedExitBce(exitLogits, tf.tensor2d(labels, [N, m]), tf.tensor2d(reached, [N, m]))));
+}
+
+/**
+ * Σ_j w[n, j] · BCE(s[n, j], sigmoid(z[n, j])) per row → [N], differentiable in the logits z
+ * [N, m]. With w = 1 on the exits a copy reached it is the soft exit term above; with w = the
+ * target's reach probabilities Q(reach e_j) it is the full cross-entropy −Σ Q log P of the
+ * stick-breaking distributions (the head warm-up's loss, head-warmup.ts).
+ */
+export function weightedExitBce(exitLogits: tf.Tensor2D, labels: tf.Tensor2D, weights: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
-    if (m === 0) return tf.zeros([N]) as tf.Tensor1D;
-    const s = tf.tensor2d(labels, [N, m]);
-    const bce = tf.neg(tf.add(tf.mul(s, logSigmoid(exitLogits)), tf.mul(tf.sub(1, s), logSigmoid(tf.neg(exitLogits))))); // [N, m]
-    return tf.sum(tf.mul(bce, tf.tensor2d(reached, [N, m])), 1) as tf.Tensor1D;
+    const bce = tf.neg(tf.add(tf.mul(labels, logSigmoid(exitLogits)), tf.mul(tf.sub(1, labels), logSigmoid(tf.neg(exitLogits))))); // [N, m]
+    return tf.sum(tf.mul(bce, weights), 1) as tf.Tensor1D;
   });
+}
+
+/** Q(reach e_j) = 1 − Σ_{i<j} Q(e_i) for the m exitable layers of a target over E ∪ {L}. */
+export function reachProbabilities(target: readonly number[]): number[] {
+  const out: number[] = [];
+  let remaining = 1;
+  for (let j = 0; j < target.length - 1; j++) {
+    out.push(Math.max(0, remaining));
+    remaining -= target[j]!;
+  }
+  return out;
 }
 
 /** log softmax over the last axis, written with logSumExp (its gradient works on every backend). */
