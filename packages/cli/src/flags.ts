@@ -13,3 +13,10 @@ export function positiveIntegerFlag(value: string, flag: string): number {
   if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
   return parsed;
 }
+
+/** An integer ≥ 0 (0 = off), or an error naming the flag. */
+export function nonNegativeIntegerFlag(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 0) throw new Error(`${flag} must be an integer ≥ 0, got ${JSON.stringify(value)}`);
+  return parsed;
+}

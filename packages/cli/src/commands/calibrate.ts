@@ -13,10 +13,11 @@ import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
-import { numberFlag } from "../flags.js";
+import { nonNegativeIntegerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface CalibrateCliOptions {
-  model: string;
+  model?: string;
   data: string;
   out: string;
   klFactor: string;
@@ -32,6 +33,9 @@ interface CalibrateCliOptions {
   klDirection: string;
   exitLoss: string;
   lrSchedule: string;
+  headWarmup: string;
+  headWarmupLr: string;
+  headWarmupTokens: string;
   checkpointEvery: string;
   heldOut: string;
   loraRank: string;
@@ -63,7 +67,7 @@ export function registerCalibrate(program: Command): void {
   program
     .command("calibrate")
     .description("stage 1: calibrate exit heads and LoRA by self-distillation from the frozen model (METHOD.md §2)")
-    .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
+    .option("--model <dir>", "Hugging Face model folder (with tokenizer.json) (default: the bundled models/tiny-reasoner)")
     .requiredOption("--data <spec>", 'data spec, e.g. "gsm-synthetic:64,tom:64"')
     .requiredOption("--out <dir>", "output folder: adapter/, checkpoints/, metrics.jsonl, calibration.json")
     .option("--kl-factor <f>", "f in s = 2 − 2·sigmoid(f·KL): higher = fewer exits", "1")
@@ -79,6 +83,9 @@ export function registerCalibrate(program: Command): void {
     .option("--kl-direction <d>", "reverse = KL(student‖teacher) (reference code), forward = KL(teacher‖student)", "reverse")
     .option("--exit-loss <kind>", "sampled = −log P(x_t) at the sampled exit (reference code), soft = its Rao–Blackwellised form (same expectation, lower variance)", "sampled")
     .option("--lr-schedule <s>", "constant (reference code) or cosine (decay to lr/10 over the run)", "constant")
+    .option("--head-warmup <epochs>", "epochs of fitting the exit heads alone on the frozen model's residuals before the joint steps (0 = off, as in the reference code)", "0")
+    .option("--head-warmup-lr <x>", "Adam learning rate of the head warm-up (cosine to a tenth)", "1e-3")
+    .option("--head-warmup-tokens <n>", "at most this many training tokens in the head warm-up (residuals held in memory: tokens × hidden × exits × 4 bytes)", "65536")
     .option("--checkpoint-every <n>", "steps between checkpoints", "25")
     .option("--held-out <n>", "prompts held out for the A.2 comparison (seeded split)", "16")
     .option("--lora-rank <r>", "LoRA rank (alpha = 2r)", "8")
@@ -86,10 +93,7 @@ export function registerCalibrate(program: Command): void {
     .option("--cache <dir>", "teacher-trajectory cache folder (default <out>/teacher-cache)")
     .option("--json", "print one JSON document on stdout")
     .action(async (options: CalibrateCliOptions, command: Command) => {
-      const backend = await startBackend(command);
-      const loaded = await loadModelFolder(options.model);
-      const tokenizer = requireTokenizer(loaded, "calibrate");
-      const base = loaded.model;
+      options.model ??= bundledModelDir();
       const seed = numberFlag(options.seed, "--seed");
       const config = resolveDistillConfig({
         klFactor: numberFlag(options.klFactor, "--kl-factor"),
@@ -102,11 +106,19 @@ export function registerCalibrate(program: Command): void {
         exitLoss: options.exitLoss as ExitLossKind,
         learningRateSchedule: options.lrSchedule as LearningRateSchedule,
         checkpointEvery: numberFlag(options.checkpointEvery, "--checkpoint-every"),
+        headWarmupEpochs: nonNegativeIntegerFlag(options.headWarmup, "--head-warmup"),
+        headWarmupLearningRate: numberFlag(options.headWarmupLr, "--head-warmup-lr"),
+        headWarmupMaxTokens: positiveIntegerFlag(options.headWarmupTokens, "--head-warmup-tokens"),
         seed,
       });
       const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
       const heldOutCount = numberFlag(options.heldOut, "--held-out");
       const rank = numberFlag(options.loraRank, "--lora-rank");
+      // Flags are checked above, before the backend starts and the model loads.
+      const backend = await startBackend(command);
+      const loaded = await loadModelFolder(options.model);
+      const tokenizer = requireTokenizer(loaded, "calibrate");
+      const base = loaded.model;
 
       // Data, prompts, teacher trajectories (cached).
       const { examples, sources } = loadDataSpec(options.data);
@@ -135,6 +147,8 @@ export function registerCalibrate(program: Command): void {
       });
       const targetsBar = createProgress("teacher divergences", split.train.length, { unit: "seq" });
       let trainingBar: ReturnType<typeof createProgress> | null = null;
+      let warmupResiduals: ReturnType<typeof createProgress> | undefined;
+      let warmupBar: ReturnType<typeof createProgress> | undefined;
       const stop = { requested: false };
       const onSignal = () => {
         stop.requested = true;
@@ -152,10 +166,20 @@ export function registerCalibrate(program: Command): void {
           shouldStop: () => stop.requested,
           onTargetsProgress: (done, total) => {
             targetsBar.update(done);
-            if (done === total && !trainingBar) {
-              targetsBar.stop();
-              trainingBar = createProgress("calibrate", config.steps, { unit: "steps" });
+            if (done === total) targetsBar.stop();
+          },
+          onHeadWarmupProgress: (done, total) => {
+            warmupResiduals ??= createProgress("head warm-up residuals", total, { unit: "seq" });
+            warmupResiduals.update(done);
+            if (done === total) {
+              warmupResiduals.stop();
+              warmupBar = createProgress("head warm-up", config.headWarmupEpochs, { unit: "epochs" });
             }
+          },
+          onHeadWarmupEpoch: (record) => {
+            warmupBar ??= createProgress("head warm-up", record.epochs, { unit: "epochs" });
+            warmupBar.update(record.epoch, { ce: record.crossEntropy, tv: record.totalVariation });
+            if (record.epoch === record.epochs) warmupBar.stop();
           },
           onStep: (record) => {
             trainingBar ??= createProgress("calibrate", config.steps, { unit: "steps" });
@@ -167,6 +191,8 @@ export function registerCalibrate(program: Command): void {
         process.off("SIGINT", onSignal);
         targetsBar.stop();
         (trainingBar as ReturnType<typeof createProgress> | null)?.stop();
+        warmupResiduals?.stop();
+        warmupBar?.stop();
       }
       const trainingSeconds = (performance.now() - started) / 1000;
       if (result.stopped) {
@@ -187,7 +213,7 @@ export function registerCalibrate(program: Command): void {
         exitLayers: [...model.exitLayers],
         config,
         teacher: { cachePath: teacher.cachePath, fromCache: teacher.fromCache, trajectories: teacher.trajectories.length, train: split.train.length, heldOut: split.heldOut.length, maxNewTokens },
-        training: { steps: result.step, resumedFrom: result.resumedFrom, seconds: trainingSeconds, finalLoss: last?.loss ?? null, finalKl: last?.kl ?? null, finalExitNll: last?.exitNll ?? null, targets: result.targets },
+        training: { steps: result.step, resumedFrom: result.resumedFrom, headWarmup: result.headWarmup, seconds: trainingSeconds, finalLoss: last?.loss ?? null, finalKl: last?.kl ?? null, finalExitNll: last?.exitNll ?? null, targets: result.targets },
         adapterDir: result.adapterDir,
         metricsPath: result.metricsPath,
         calibration: report,

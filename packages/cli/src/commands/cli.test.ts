@@ -30,6 +30,27 @@ describe("eecot demo --quick", () => {
   }, 300_000);
 });
 
+describe("eecot calibrate", () => {
+  test("defaults to the bundled model, runs the head warm-up and records it", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "eecot-calibrate-")), "run");
+    await run("calibrate", "--data", "gsm-synthetic:5:maxSteps=1,tom:5", "--out", out, "--steps", "2", "--max-new-tokens", "12", "--held-out", "2", "--head-warmup", "2", "--kl-factor", "4");
+    const document = JSON.parse(readFileSync(join(out, "calibration.json"), "utf8"));
+    expect(document.model).toMatch(/models\/tiny-reasoner$/);
+    expect(document.config.headWarmupEpochs).toBe(2);
+    expect(document.training.headWarmup.map((r: { epoch: number }) => r.epoch)).toEqual([1, 2]);
+    expect(document.training.steps).toBe(2);
+    expect(document.teacher.heldOut).toBe(2);
+    const events = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).event);
+    expect(events.filter((e) => e === "head-warmup")).toHaveLength(2);
+    expect(existsSync(join(out, "adapter", "adapter_config.json"))).toBe(true);
+  }, 300_000);
+
+  test("a bad warm-up flag names the flag", async () => {
+    await expect(run("calibrate", "--data", "tom:4", "--out", "/tmp/eecot-never", "--head-warmup", "-1")).rejects.toThrow(/--head-warmup must be an integer ≥ 0, got "-1"/);
+    await expect(run("calibrate", "--data", "tom:4", "--out", "/tmp/eecot-never", "--head-warmup-tokens", "0")).rejects.toThrow(/--head-warmup-tokens must be a positive integer/);
+  });
+});
+
 describe("bad input", () => {
   test("a step count that is not a positive integer names the flag", async () => {
     await expect(run("demo", "--quick", "--rl-steps", "0")).rejects.toThrow(/--rl-steps must be a positive integer, got "0"/);

@@ -1,7 +1,5 @@
 // `eecot demo`: the whole method on the bundled tiny model with no arguments.
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
@@ -9,17 +7,8 @@ import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js"
 import { validateKlFactor } from "@eecot/distill";
 import { positiveIntegerFlag } from "../flags.js";
 
-/** The bundled model: models/tiny-reasoner at the repository root (or beside the installed package). */
-export function bundledModelDir(): string {
-  const candidates = [
-    resolve("models/tiny-reasoner"),
-    fileURLToPath(new URL("../../../../models/tiny-reasoner", import.meta.url)),
-    fileURLToPath(new URL("../../../models/tiny-reasoner", import.meta.url)),
-  ];
-  const found = candidates.find((dir) => existsSync(join(dir, "config.json")));
-  if (!found) throw new Error(`the bundled model was not found (looked in ${candidates.join(", ")}); pass --model DIR`);
-  return found;
-}
+export { bundledModelDir } from "../bundled.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface DemoOptions {
   model?: string;

@@ -5,9 +5,10 @@ import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { evaluateModel, formatMetrics, type EvaluationResult } from "../evaluate-model.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface EvalOptions {
-  model: string;
+  model?: string;
   adapter?: string;
   data: string;
   maxNewTokens: string;
@@ -23,7 +24,7 @@ export function registerEval(program: Command): void {
   program
     .command("eval")
     .description("evaluate accuracy, format rate, early-exit rate, ALS, compute, FLOPs and wall-clock saved, coherence proxies")
-    .requiredOption("--model <dir>", "Hugging Face model folder")
+    .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .option("--adapter <dir>", "early-exit adapter folder (LoRA + exit heads); without it the base model runs at full depth")
     .requiredOption("--data <spec>", 'data spec, e.g. "gsm-synthetic:100,tom:100" or "gsm8k:/path/test.jsonl:limit=200"')
     .option("--max-new-tokens <n>", "generation limit", "96")
@@ -34,6 +35,7 @@ export function registerEval(program: Command): void {
     .option("--out <file>", "write metrics and samples as JSON")
     .option("--json", "print the metrics as one JSON document on stdout")
     .action(async (options: EvalOptions, command: Command) => {
+      options.model ??= bundledModelDir();
       await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "eval");

@@ -5,9 +5,10 @@ import { generateTokens } from "@eecot/transformer";
 import { EarlyExitModel, loadEarlyExitAdapters, accountCompute, tracesOfGeneration } from "@eecot/early-exit";
 import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
 import { numberFlag } from "../flags.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface GenerateOptions {
-  model: string;
+  model?: string;
   prompt?: string;
   ids?: string;
   raw?: boolean;
@@ -27,7 +28,7 @@ export function registerGenerate(program: Command): void {
   program
     .command("generate")
     .description("generate a continuation (KV cache; greedy, temperature or top-p; seeded)")
-    .requiredOption("--model <dir>", "Hugging Face model folder (config.json + safetensors)")
+    .option("--model <dir>", "Hugging Face model folder (config.json + safetensors) (default: the bundled models/tiny-reasoner)")
     .option("--prompt <string>", "prompt text (needs tokenizer.json); wrapped in the chat template unless --raw")
     .option("--ids <list>", "prompt token ids, comma-separated")
     .option("--raw", "do not apply the chat template to --prompt")
@@ -42,6 +43,7 @@ export function registerGenerate(program: Command): void {
     .option("--threshold <p>", "with --exits threshold: exit at the first layer whose probability reaches p", "0.5")
     .option("--json", "print one JSON document on stdout")
     .action(async (options: GenerateOptions, command: Command) => {
+      options.model ??= bundledModelDir();
       if (!options.prompt === !options.ids) throw new Error("generate needs exactly one of --prompt or --ids");
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);

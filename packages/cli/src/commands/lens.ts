@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import { tf } from "@eecot/tensor-core";
 import { qwenForward, unembed } from "@eecot/transformer";
 import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface LensOptions {
-  model: string;
+  model?: string;
   text?: string;
   ids?: string;
   top: string;
@@ -40,12 +41,13 @@ export function registerLens(program: Command): void {
   program
     .command("lens")
     .description("logit lens at the last position: every layer's top tokens and KL(final ‖ layer)")
-    .requiredOption("--model <dir>", "Hugging Face model folder (config.json + safetensors)")
+    .option("--model <dir>", "Hugging Face model folder (config.json + safetensors) (default: the bundled models/tiny-reasoner)")
     .option("--text <string>", "input text (needs tokenizer.json in the folder)")
     .option("--ids <list>", "input token ids, comma-separated, e.g. 1,2,3")
     .option("--top <k>", "top tokens to show per layer", "5")
     .option("--json", "print one JSON document on stdout")
     .action(async (options: LensOptions, command: Command) => {
+      options.model ??= bundledModelDir();
       if (!options.text === !options.ids) throw new Error("lens needs exactly one of --text or --ids");
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);

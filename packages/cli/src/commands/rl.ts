@@ -7,9 +7,10 @@ import { stopOnSignal } from "@eecot/rloo";
 import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runRl } from "../rl-run.js";
 import { formatMetrics } from "../evaluate-model.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface RlOptions {
-  model: string;
+  model?: string;
   adapter: string;
   data: string;
   evalData?: string;
@@ -32,7 +33,7 @@ export function registerRl(program: Command): void {
   program
     .command("rl")
     .description("stage 2: RLOO with an exit-depth penalty (λ) and a KL penalty to the stage-1 policy (β)")
-    .requiredOption("--model <dir>", "Hugging Face model folder")
+    .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .requiredOption("--adapter <dir>", "stage-1 adapter folder (from eecot calibrate)")
     .requiredOption("--data <spec>", 'training prompts, e.g. "gsm-synthetic:400,tom:400"')
     .option("--eval-data <spec>", "held-out prompts (default: 32 + 32 generated with other seeds)")
@@ -50,6 +51,7 @@ export function registerRl(program: Command): void {
     .option("--seed <s>", "seed", "1234")
     .option("--resume", "continue from the newest checkpoint in --out")
     .action(async (options: RlOptions, command: Command) => {
+      options.model ??= bundledModelDir();
       await startBackend(command);
       const loaded = await loadModelFolder(options.model, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "rl");

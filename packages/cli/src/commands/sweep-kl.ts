@@ -11,9 +11,10 @@ import { judgeConfigFromEnv } from "@eecot/eval";
 import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { examplePromptIds, parseLayerList } from "./calibrate.js";
+import { bundledModelDir } from "../bundled.js";
 
 interface SweepKlOptions {
-  model: string;
+  model?: string;
   data: string;
   factors: string;
   maxNewTokens: string;
@@ -28,7 +29,7 @@ export function registerSweepKl(program: Command): void {
   program
     .command("sweep-kl")
     .description("appendix A.1: generate with exits drawn from the KL-heuristic target for several factors f")
-    .requiredOption("--model <dir>", "Hugging Face model folder (with tokenizer.json)")
+    .option("--model <dir>", "Hugging Face model folder (with tokenizer.json) (default: the bundled models/tiny-reasoner)")
     .requiredOption("--data <spec>", 'data spec of the prompts, e.g. "gsm-synthetic:32,tom:32"')
     .option("--factors <list>", "KL factors", DEFAULT_KL_FACTORS.join(","))
     .option("--max-new-tokens <n>", "generation limit", "96")
@@ -38,6 +39,7 @@ export function registerSweepKl(program: Command): void {
     .option("--out <file>", "write rows, settings and every generated text as JSON")
     .option("--json", "print one JSON document on stdout")
     .action(async (options: SweepKlOptions, command: Command) => {
+      options.model ??= bundledModelDir();
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "sweep-kl");
