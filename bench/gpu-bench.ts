@@ -8,6 +8,7 @@
 //   npx tsx bench/gpu-bench.ts --backend webgpu --preset tiny   # seconds, for a software GPU
 //   npx tsx bench/gpu-bench.ts --probe                          # the WebGPU adapter, then exit
 //   npx tsx bench/gpu-bench.ts --check-fixtures DIR             # fixture logits + greedy decode on the backend (for bundles without vitest)
+//   npx tsx bench/gpu-bench.ts --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64   # a tfjs environment flag (repeatable)
 //
 // Called by bench/gpu-check.sh. Random weights: the numbers measure speed, not quality.
 import { writeFileSync } from "node:fs";
@@ -68,6 +69,7 @@ const { values: args } = parseArgs({
     probe: { type: "boolean", default: false },
     "check-fixtures": { type: "string" },
     json: { type: "string" },
+    "tf-flag": { type: "string", multiple: true },
   },
 });
 
@@ -159,6 +161,18 @@ const report = (key: string, value: unknown, text: string) => {
 };
 const info = await initBackend({ backend: backendChoice, log: (line) => console.log(line) });
 results.backend = info;
+// --tf-flag NAME=VALUE (repeatable): tfjs environment flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64.
+const tfFlags: Record<string, number | boolean> = {};
+for (const entry of args["tf-flag"] ?? []) {
+  const [name, text] = entry.split("=");
+  if (!name || text === undefined) throw new Error(`--tf-flag must be NAME=VALUE, got "${entry}"`);
+  const value = text === "true" ? true : text === "false" ? false : Number(text);
+  if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`--tf-flag ${name}: "${text}" is not a number, true or false`);
+  tf.env().set(name, value);
+  tfFlags[name] = value;
+}
+if (Object.keys(tfFlags).length > 0) report("tfFlags", tfFlags, `tfjs flags ${JSON.stringify(tfFlags)}`);
+if (process.env.EECOT_WEBGPU_POOL_MB) report("webgpuPoolMb", Number(process.env.EECOT_WEBGPU_POOL_MB), `buffer pool limit EECOT_WEBGPU_POOL_MB=${process.env.EECOT_WEBGPU_POOL_MB}`);
 const loraParameters = config.numLayers * LORA_PROJECTIONS.reduce((sum, p) => sum + loraRank * projectionWidths(p).reduce((a, b) => a + b, 0), 0);
 const estimate = refuseIfTooBig(() => assertMemoryFits(
   config,
