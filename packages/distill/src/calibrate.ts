@@ -50,6 +50,8 @@ export interface CalibrateOptions {
   readonly shouldStop?: () => boolean;
   /** Progress of the divergence pass (sequences done, total). */
   readonly onTargetsProgress?: (done: number, total: number) => void;
+  /** Called once before the first step of this call (after any head warm-up), with the step it starts from. */
+  readonly onTrainingStart?: (fromStep: number) => void;
   /** Called after every step. */
   readonly onStep?: (record: CalibrationStepRecord) => void;
   /** Progress of the head warm-up's residual pass (sequences done, total). */
@@ -265,6 +267,7 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
     };
     let stopped = false;
     let savedAt = resumedFrom ?? -1;
+    options.onTrainingStart?.(step);
     while (step < config.steps) {
       const started = performance.now();
       const passes = stepPasses(step + 1, sequences, targets, layers, config, order);

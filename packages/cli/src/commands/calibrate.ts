@@ -181,6 +181,9 @@ export function registerCalibrate(program: Command): void {
             warmupBar.update(record.epoch, { ce: record.crossEntropy, tv: record.totalVariation });
             if (record.epoch === record.epochs) warmupBar.stop();
           },
+          onTrainingStart: (fromStep) => {
+            trainingBar = createProgress("calibrate", config.steps, { unit: "steps", initial: fromStep });
+          },
           onStep: (record) => {
             trainingBar ??= createProgress("calibrate", config.steps, { unit: "steps" });
             trainingBar.update(record.step, { loss: record.loss, kl: record.kl, exitNll: record.exitNll, early: record.prescribedEarlyExitRate });
