@@ -5,7 +5,7 @@ import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } fr
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
 import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
 import { validateKlFactor } from "@eecot/distill";
-import { positiveIntegerFlag } from "../flags.js";
+import { nonNegativeIntegerFlag, positiveIntegerFlag } from "../flags.js";
 
 export { bundledModelDir } from "../bundled.js";
 import { bundledModelDir } from "../bundled.js";
@@ -18,6 +18,7 @@ interface DemoOptions {
   exitPenalty?: string;
   klFactor?: string;
   stage1Steps?: string;
+  headWarmup?: string;
   rlSteps?: string;
 }
 
@@ -76,10 +77,12 @@ export function registerDemo(program: Command): void {
     .option("--kl-factor <f>", "stage-1 KL factor f (demo default 16)")
     .option("--stage1-steps <n>", "stage-1 optimiser steps (demo default 100)")
     .option("--rl-steps <n>", "stage-2 RLOO steps (demo default 40)")
+    .option("--head-warmup <epochs>", "stage-1 head warm-up epochs before the joint steps (eecot calibrate --head-warmup; demo default 0)")
     .action(async (options: DemoOptions, command: Command) => {
       const started = performance.now();
       const stage1Steps = options.stage1Steps === undefined ? undefined : positiveIntegerFlag(options.stage1Steps, "--stage1-steps");
       const rlSteps = options.rlSteps === undefined ? undefined : positiveIntegerFlag(options.rlSteps, "--rl-steps");
+      const headWarmupEpochs = options.headWarmup === undefined ? undefined : nonNegativeIntegerFlag(options.headWarmup, "--head-warmup");
       // Checked before anything loads or runs, so a typo costs no minutes.
       const klFactor = options.klFactor === undefined ? undefined : Number(options.klFactor);
       if (klFactor !== undefined) validateKlFactor(klFactor, "--kl-factor");
@@ -100,6 +103,7 @@ export function registerDemo(program: Command): void {
           ...base.distill,
           ...(klFactor !== undefined ? { klFactor } : {}),
           ...(stage1Steps !== undefined ? { steps: stage1Steps, checkpointEvery: Math.max(1, Math.floor(stage1Steps / 2)) } : {}),
+          ...(headWarmupEpochs !== undefined ? { headWarmupEpochs } : {}),
         },
         rloo: {
           ...base.rloo,
