@@ -2,9 +2,10 @@
 // [B, T, S] shared by the H heads of scores [B, H, T, S]. On tfjs-wasm one SIMD pass forward and
 // one backward (dx = scale · y · (dy − Σ dy·y)) where the tf composite is a scale mul, a
 // broadcast mask add (a slow generic loop on wasm), the softmax and four ops backward;
-// elsewhere it is the tf composite. The mask is a constant: it gets no gradient.
+// on webgpu WGSL programs (webgpu-fused.ts); on cpu and tensorflow the tf composite. The mask is a constant: it gets no gradient.
 import { tf } from "../tf.js";
-import { activeWasmKernels, heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { fusedKernelsActive, maskedSoftmaxGradWebgpu, maskedSoftmaxWebgpu } from "./webgpu-fused.js";
 
 export const MASKED_SOFTMAX_KERNEL = "EecotMaskedSoftmax";
 export const MASKED_SOFTMAX_GRAD_KERNEL = "EecotMaskedSoftmaxGrad";
@@ -13,7 +14,7 @@ export const MASKED_SOFTMAX_GRAD_KERNEL = "EecotMaskedSoftmaxGrad";
 export function maskedSoftmax(scores: tf.Tensor4D, mask: tf.Tensor, scale: number): tf.Tensor4D {
   const [B, , T, S] = scores.shape;
   if (mask.size !== B * T * S) throw new Error(`maskedSoftmax: mask [${mask.shape.join(", ")}] must hold B·T·S = ${B * T * S} values for scores [${scores.shape.join(", ")}]`);
-  if (scores.dtype === "float32" && mask.dtype === "float32" && activeWasmKernels()) {
+  if (scores.dtype === "float32" && mask.dtype === "float32" && fusedKernelsActive(MASKED_SOFTMAX_KERNEL)) {
     return tf.engine().runKernel(MASKED_SOFTMAX_KERNEL, { scores, mask }, { scale }) as tf.Tensor4D;
   }
   return maskedSoftmaxComposite(scores, mask, scale);
@@ -62,4 +63,9 @@ if (!tf.getKernel(MASKED_SOFTMAX_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: MASKED_SOFTMAX_KERNEL, backendName: "wasm", kernelFunc: maskedSoftmaxKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: MASKED_SOFTMAX_GRAD_KERNEL, backendName: "wasm", kernelFunc: maskedSoftmaxGradKernel as unknown as tf.KernelFunc });
   tf.registerGradient({ kernelName: MASKED_SOFTMAX_KERNEL, outputsToSave: [true], gradFunc: maskedSoftmaxGradient as unknown as tf.GradFunc });
+}
+// The WGSL versions (webgpu-fused.ts) under the same names: the gradient above applies to both.
+if (!tf.getKernel(MASKED_SOFTMAX_KERNEL, "webgpu")) {
+  tf.registerKernel({ kernelName: MASKED_SOFTMAX_KERNEL, backendName: "webgpu", kernelFunc: maskedSoftmaxWebgpu as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: MASKED_SOFTMAX_GRAD_KERNEL, backendName: "webgpu", kernelFunc: maskedSoftmaxGradWebgpu as unknown as tf.KernelFunc });
 }

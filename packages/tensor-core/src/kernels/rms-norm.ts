@@ -1,9 +1,10 @@
 // RMSNorm over the last axis as one kernel: y = x · rsqrt(mean(x²) + ε) · weight. On tfjs-wasm
 // the forward pass is one SIMD kernel call (the tf composite is six ops: square, mean, add,
-// rsqrt, mul, mul) and so is the gradient (dx and dweight together); elsewhere it is the tf
-// composite. R rows (all leading axes merged), D the normalised axis.
+// rsqrt, mul, mul) and so is the gradient (dx and dweight together); on webgpu WGSL programs
+// (webgpu-fused.ts); on cpu and tensorflow the tf composite. R rows (all leading axes merged), D the normalised axis.
 import { tf } from "../tf.js";
-import { activeWasmKernels, heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { fusedKernelsActive, rmsNormGradWebgpu, rmsNormWebgpu } from "./webgpu-fused.js";
 
 export const RMS_NORM_KERNEL = "EecotRmsNorm";
 export const RMS_NORM_GRAD_KERNEL = "EecotRmsNormGrad";
@@ -15,7 +16,7 @@ export function rmsNormalize<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps
     throw new Error(`rmsNormalize: weight [${weight.shape.join(", ")}] must be [D] for input [${x.shape.join(", ")}]`);
   }
   if (!(eps >= 0)) throw new Error(`rmsNormalize: eps must be ≥ 0, got ${eps}`);
-  if (x.dtype === "float32" && weight.dtype === "float32" && activeWasmKernels()) {
+  if (x.dtype === "float32" && weight.dtype === "float32" && fusedKernelsActive(RMS_NORM_KERNEL)) {
     return tf.engine().runKernel(RMS_NORM_KERNEL, { x, weight }, { eps }) as T;
   }
   return rmsNormComposite(x, weight, eps);
@@ -71,4 +72,9 @@ if (!tf.getKernel(RMS_NORM_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: RMS_NORM_KERNEL, backendName: "wasm", kernelFunc: rmsNormKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: RMS_NORM_GRAD_KERNEL, backendName: "wasm", kernelFunc: rmsNormGradKernel as unknown as tf.KernelFunc });
   tf.registerGradient({ kernelName: RMS_NORM_KERNEL, inputsToSave: ["x", "weight"], gradFunc: rmsNormGradient as unknown as tf.GradFunc });
+}
+// The WGSL versions (webgpu-fused.ts) under the same names: the gradient above applies to both.
+if (!tf.getKernel(RMS_NORM_KERNEL, "webgpu")) {
+  tf.registerKernel({ kernelName: RMS_NORM_KERNEL, backendName: "webgpu", kernelFunc: rmsNormWebgpu as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: RMS_NORM_GRAD_KERNEL, backendName: "webgpu", kernelFunc: rmsNormGradWebgpu as unknown as tf.KernelFunc });
 }

@@ -1,10 +1,12 @@
 // Rotate-half rotary position embedding as one kernel: y = x · cos + rotate_half(x) · sin with
 // rotate_half(x) = [−x₂, x₁]. On tfjs-wasm it is one SIMD kernel call forward and one backward
 // (the tf composite is split, neg, concat, two muls and an add, and tfjs-wasm's split copies its
-// whole input per output); elsewhere it is the tf composite.
+// whole input per output); on webgpu a WGSL program (webgpu-fused.ts); on cpu and
+// tensorflow the tf composite.
 // B batch, T positions, N heads, D head dim (even), h = D / 2.
 import { tf } from "../tf.js";
-import { activeWasmKernels, heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { fusedKernelsActive, ropeWebgpu } from "./webgpu-fused.js";
 
 export const ROPE_KERNEL = "EecotRope";
 
@@ -14,7 +16,7 @@ export function rotaryEmbedding(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor
   const tableShape = [B, T, 1, D];
   if (D % 2 !== 0) throw new Error(`rotaryEmbedding: head dim must be even, got x [${x.shape.join(", ")}]`);
   const fits = (t: tf.Tensor) => t.rank === 4 && t.shape.every((size, axis) => size === tableShape[axis]);
-  if (fits(cos) && fits(sin) && x.dtype === "float32" && cos.dtype === "float32" && sin.dtype === "float32" && activeWasmKernels()) {
+  if (fits(cos) && fits(sin) && x.dtype === "float32" && cos.dtype === "float32" && sin.dtype === "float32" && fusedKernelsActive(ROPE_KERNEL)) {
     return tf.engine().runKernel(ROPE_KERNEL, { x, cos, sin }, { inverse: false }) as tf.Tensor4D;
   }
   return ropeComposite(x, cos, sin);
@@ -62,4 +64,8 @@ function ropeGradient(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf
 if (!tf.getKernel(ROPE_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: ROPE_KERNEL, backendName: "wasm", kernelFunc: ropeKernel as unknown as tf.KernelFunc });
   tf.registerGradient({ kernelName: ROPE_KERNEL, inputsToSave: ["cos", "sin"], gradFunc: ropeGradient as unknown as tf.GradFunc });
+}
+// The WGSL version (webgpu-fused.ts) under the same name: the gradient above applies to both.
+if (!tf.getKernel(ROPE_KERNEL, "webgpu")) {
+  tf.registerKernel({ kernelName: ROPE_KERNEL, backendName: "webgpu", kernelFunc: ropeWebgpu as unknown as tf.KernelFunc });
 }

@@ -1,8 +1,10 @@
 // SwiGLU's gating as one kernel: silu(gate) · up = gate · σ(gate) · up, elementwise. On tfjs-wasm
 // one SIMD pass forward and one backward (dgate and dup together) where the tf composite is
-// sigmoid, two muls, and about six ops in the backward pass; elsewhere it is the tf composite.
+// sigmoid, two muls, and about six ops in the backward pass; on webgpu WGSL programs (webgpu-fused.ts);
+// on cpu and tensorflow the tf composite.
 import { tf } from "../tf.js";
-import { activeWasmKernels, heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { heapOffset, wasmKernelsFor } from "./wasm-kernels.js";
+import { fusedKernelsActive, swigluGradWebgpu, swigluWebgpu } from "./webgpu-fused.js";
 
 export const SWIGLU_KERNEL = "EecotSwiglu";
 export const SWIGLU_GRAD_KERNEL = "EecotSwigluGrad";
@@ -12,7 +14,7 @@ export function swiglu<T extends tf.Tensor>(gate: T, up: T): T {
   if (gate.rank !== up.rank || !gate.shape.every((size, axis) => size === up.shape[axis])) {
     throw new Error(`swiglu: gate [${gate.shape.join(", ")}] and up [${up.shape.join(", ")}] must have one shape`);
   }
-  if (gate.dtype === "float32" && up.dtype === "float32" && activeWasmKernels()) {
+  if (gate.dtype === "float32" && up.dtype === "float32" && fusedKernelsActive(SWIGLU_KERNEL)) {
     return tf.engine().runKernel(SWIGLU_KERNEL, { gate, up }, {}) as T;
   }
   return swigluComposite(gate, up);
@@ -57,4 +59,9 @@ if (!tf.getKernel(SWIGLU_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: SWIGLU_KERNEL, backendName: "wasm", kernelFunc: swigluKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: SWIGLU_GRAD_KERNEL, backendName: "wasm", kernelFunc: swigluGradKernel as unknown as tf.KernelFunc });
   tf.registerGradient({ kernelName: SWIGLU_KERNEL, inputsToSave: ["gate", "up"], gradFunc: swigluGradient as unknown as tf.GradFunc });
+}
+// The WGSL versions (webgpu-fused.ts) under the same names: the gradient above applies to both.
+if (!tf.getKernel(SWIGLU_KERNEL, "webgpu")) {
+  tf.registerKernel({ kernelName: SWIGLU_KERNEL, backendName: "webgpu", kernelFunc: swigluWebgpu as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: SWIGLU_GRAD_KERNEL, backendName: "webgpu", kernelFunc: swigluGradWebgpu as unknown as tf.KernelFunc });
 }
