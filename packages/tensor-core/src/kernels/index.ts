@@ -1,6 +1,8 @@
 // Fast kernels for tfjs-wasm (SIMD AssemblyScript on tfjs-wasm's heap); plain tf ops on other
-// backends. See batch-mat-mul.ts, permute-axes.ts, rms-norm.ts, rope.ts,
-// swiglu.ts, masked-softmax.ts, mat-mul-2d.ts, inference-attention.ts and wasm-kernels.ts.
+// backends, except the fused decoder ops (RMSNorm, RoPE, SwiGLU, masked softmax), which also have
+// WGSL programs for webgpu (webgpu-fused.ts, registered by their own files). See
+// batch-mat-mul.ts, permute-axes.ts, rms-norm.ts, rope.ts, swiglu.ts, masked-softmax.ts,
+// mat-mul-2d.ts, inference-attention.ts, wasm-kernels.ts and webgpu-fused.ts.
 export { batchMatMul, BATCH_MAT_MUL_KERNEL, type BatchMatMulOptions } from "./batch-mat-mul.js";
 export { permuteAxes, planPermutation, PERMUTE_AXES_KERNEL, type PermutationPlan } from "./permute-axes.js";
 export { rmsNormalize, rmsNormComposite, RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL } from "./rms-norm.js";
@@ -16,3 +18,4 @@ export {
   type HeadPreparation,
 } from "./inference-attention.js";
 export { wasmKernelsFor, activeWasmKernels, isRecordingGradients } from "./wasm-kernels.js";
+export { fusedKernelsActive } from "./webgpu-fused.js";
