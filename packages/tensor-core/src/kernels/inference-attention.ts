@@ -2,18 +2,25 @@
 // layer's cache and grouped-query softmax attention over it, each one SIMD kernel call where the
 // tf version is a dozen ops (permutes, reshapes, concats, two batched matMuls, mask add,
 // softmax). Both can first apply the per-head RMSNorm (Qwen3's q/k-norm) and RoPE to the new
-// keys / the queries, so a decoder layer's attention is two kernels besides its projections. They run only on wasm while no gradient tape records (`inferenceKernelsAvailable`);
-// callers keep a tf path for training and other backends.
+// keys / the queries, so a decoder layer's attention is two kernels besides its projections. They
+// run on wasm (SIMD) and on webgpu (WGSL programs, webgpu-attention.ts), only while no gradient
+// tape records (`inferenceKernelsAvailable`); callers keep a tf path for training and other backends.
 // B batch, T new positions, P cached positions, S = P + T, H query heads, K kv heads, D head dim.
 import { tf } from "../tf.js";
 import { activeWasmKernels, heapOffset, isRecordingGradients, wasmKernelsFor, withScratch } from "./wasm-kernels.js";
+import { appendKeyValuesWebgpu, inferenceAttentionWebgpu } from "./webgpu-attention.js";
 
 export const APPEND_KEY_VALUES_KERNEL = "EecotAppendKeyValues";
 export const INFERENCE_ATTENTION_KERNEL = "EecotInferenceAttention";
 
-/** True on tfjs-wasm outside gradient recording: appendKeyValues / inferenceAttention may run. */
+/**
+ * True outside gradient recording on tfjs-wasm (its heap reachable) or on webgpu (the WGSL
+ * programs registered): appendKeyValues (slab form included) / inferenceAttention may run.
+ */
 export function inferenceKernelsAvailable(): boolean {
-  return !isRecordingGradients() && activeWasmKernels() !== null;
+  if (isRecordingGradients()) return false;
+  if (tf.getBackend() === "webgpu") return tf.getKernel(APPEND_KEY_VALUES_KERNEL, "webgpu") !== undefined && tf.getKernel(INFERENCE_ATTENTION_KERNEL, "webgpu") !== undefined;
+  return activeWasmKernels() !== null;
 }
 
 /** Per-head preparation of new keys or queries: RMSNorm by `normWeight` (when given), then RoPE. */
@@ -48,7 +55,7 @@ function preparationInputs(what: string, prepare: HeadPreparation | undefined, B
 }
 
 function requireAvailable(what: string): void {
-  if (!inferenceKernelsAvailable()) throw new Error(`${what}: needs the wasm backend and no gradient recording (check inferenceKernelsAvailable() first)`);
+  if (!inferenceKernelsAvailable()) throw new Error(`${what}: needs the wasm backend and no gradient recording, or webgpu (check inferenceKernelsAvailable() first)`);
 }
 
 /**
@@ -158,4 +165,9 @@ function inferenceAttentionKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
 if (!tf.getKernel(APPEND_KEY_VALUES_KERNEL, "wasm")) {
   tf.registerKernel({ kernelName: APPEND_KEY_VALUES_KERNEL, backendName: "wasm", kernelFunc: appendKeyValuesKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: INFERENCE_ATTENTION_KERNEL, backendName: "wasm", kernelFunc: inferenceAttentionKernel as unknown as tf.KernelFunc });
+}
+// The WGSL versions (webgpu-attention.ts) under the same names.
+if (!tf.getKernel(APPEND_KEY_VALUES_KERNEL, "webgpu")) {
+  tf.registerKernel({ kernelName: APPEND_KEY_VALUES_KERNEL, backendName: "webgpu", kernelFunc: appendKeyValuesWebgpu as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: INFERENCE_ATTENTION_KERNEL, backendName: "webgpu", kernelFunc: inferenceAttentionWebgpu as unknown as tf.KernelFunc });
 }
