@@ -98,6 +98,8 @@ export {
   SWIGLU_GRAD_KERNEL,
   MASKED_SOFTMAX_KERNEL,
   MASKED_SOFTMAX_GRAD_KERNEL,
+  APPEND_KEY_VALUES_KERNEL,
+  INFERENCE_ATTENTION_KERNEL,
   type BatchMatMulOptions,
   type HeadPreparation,
 } from "./kernels/index.js";

@@ -1,8 +1,9 @@
 // Fast kernels for tfjs-wasm (SIMD AssemblyScript on tfjs-wasm's heap); plain tf ops on other
-// backends, except the fused decoder ops (RMSNorm, RoPE, SwiGLU, masked softmax), which also have
-// WGSL programs for webgpu (webgpu-fused.ts, registered by their own files). See
+// backends, except the fused decoder ops (RMSNorm, RoPE, SwiGLU, masked softmax) and the
+// inference attention kernels (cache append, attention), which also have WGSL programs for
+// webgpu (webgpu-fused.ts, webgpu-attention.ts, registered by their dispatchers' files). See
 // batch-mat-mul.ts, permute-axes.ts, rms-norm.ts, rope.ts, swiglu.ts, masked-softmax.ts,
-// mat-mul-2d.ts, inference-attention.ts, wasm-kernels.ts and webgpu-fused.ts.
+// mat-mul-2d.ts, inference-attention.ts, wasm-kernels.ts, webgpu-fused.ts and webgpu-attention.ts.
 export { batchMatMul, BATCH_MAT_MUL_KERNEL, type BatchMatMulOptions } from "./batch-mat-mul.js";
 export { permuteAxes, planPermutation, PERMUTE_AXES_KERNEL, type PermutationPlan } from "./permute-axes.js";
 export { rmsNormalize, rmsNormComposite, RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL } from "./rms-norm.js";
