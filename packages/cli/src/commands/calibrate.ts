@@ -231,7 +231,7 @@ export function registerCalibrate(program: Command): void {
       }
       const percent = (x: number) => `${(100 * (Math.abs(x) < 5e-5 ? 0 : x)).toFixed(1)}%`;
       const lines = [
-        `stage 1: ${result.step} steps on ${split.train.length} teacher trajectories (f = ${config.klFactor}); final loss ${last?.loss.toFixed(4) ?? "n/a"} (KL ${last?.kl.toFixed(4) ?? "n/a"}, exit NLL ${last?.exitNll.toFixed(4) ?? "n/a"})`,
+        `stage 1: ${result.headWarmup.length > 0 ? `head warm-up ${result.headWarmup.length} epochs (total variation ${result.headWarmup[result.headWarmup.length - 1]!.totalVariation.toFixed(3)} on its last), then ` : ""}${result.step} steps on ${split.train.length} teacher trajectories (f = ${config.klFactor}); final loss ${last?.loss.toFixed(4) ?? "n/a"} (KL ${last?.kl.toFixed(4) ?? "n/a"}, exit NLL ${last?.exitNll.toFixed(4) ?? "n/a"})`,
         `held-out (${split.heldOut.length} prompts, ${report.comparison.tokenCount} tokens): learned early-exit rate ${percent(report.comparison.learnedEarlyExitRate)} (gated at ${report.gate.minExitProb}; ungated ${percent(report.ungatedComparison.learnedEarlyExitRate)}) vs target ${percent(report.comparison.targetEarlyExitRate)}`,
         `total variation: mean per token ${report.comparison.meanTokenTotalVariation.toFixed(3)} (ungated ${report.ungatedComparison.meanTokenTotalVariation.toFixed(3)}), histogram ${report.comparison.histogramTotalVariation.toFixed(3)}`,
         "layer   learned   target",
