@@ -4,6 +4,7 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "../testing.js";
 import { tf } from "../tf.js";
 import { ROPE_KERNEL, ropeComposite, rotaryEmbedding } from "./rope.js";
+import { randomRopeTables } from "./test-tables.js";
 
 function randomTensor(shape: number[], seed: number): tf.Tensor4D {
   const rng = new Rng(seed);
@@ -11,20 +12,7 @@ function randomTensor(shape: number[], seed: number): tf.Tensor4D {
   return tf.tensor(Float32Array.from({ length: size }, () => rng.normal()), shape) as unknown as tf.Tensor4D;
 }
 
-/** Tables with equal halves (as ropeTables builds them) or arbitrary ones. */
-function tables(B: number, T: number, D: number, seed: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
-  const rng = new Rng(seed);
-  const cos = new Float32Array(B * T * D);
-  const sin = new Float32Array(B * T * D);
-  for (let r = 0; r < B * T; r++) {
-    for (let j = 0; j < D / 2; j++) {
-      const angle = rng.normal() * 3;
-      cos[r * D + j] = cos[r * D + j + D / 2] = Math.cos(angle);
-      sin[r * D + j] = sin[r * D + j + D / 2] = Math.sin(angle);
-    }
-  }
-  return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
-}
+const tables = randomRopeTables;
 
 /** Kernels run by fn (copied: tf.profile reuses its result object). */
 async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {

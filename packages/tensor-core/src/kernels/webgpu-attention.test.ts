@@ -17,6 +17,7 @@ import { maskedSoftmax } from "./masked-softmax.js";
 import { permuteAxes } from "./permute-axes.js";
 import { rmsNormalize } from "./rms-norm.js";
 import { rotaryEmbedding } from "./rope.js";
+import { randomRopeTables } from "./test-tables.js";
 
 const probe = await probeWebgpu();
 const skipReason = probe.available ? null : probe.reason;
@@ -33,22 +34,7 @@ function randomTensor(shape: number[], seed: number, std = 1, offset = 0): tf.Te
 
 /** A preparation with RoPE tables [B, T, 1, D] of equal halves (as ropeTables builds them) and, optionally, a norm weight. */
 function preparation(B: number, T: number, D: number, seed: number, withNorm: boolean): HeadPreparation {
-  const rng = new Rng(seed);
-  const cos = new Float32Array(B * T * D);
-  const sin = new Float32Array(B * T * D);
-  for (let r = 0; r < B * T; r++) {
-    for (let j = 0; j < D / 2; j++) {
-      const angle = rng.normal() * 3;
-      cos[r * D + j] = cos[r * D + j + D / 2] = Math.cos(angle);
-      sin[r * D + j] = sin[r * D + j + D / 2] = Math.sin(angle);
-    }
-  }
-  return {
-    normWeight: withNorm ? (randomTensor([D], seed + 1, 0.5, 1) as tf.Tensor1D) : null,
-    eps: 1e-6,
-    cos: tf.tensor4d(cos, [B, T, 1, D]),
-    sin: tf.tensor4d(sin, [B, T, 1, D]),
-  };
+  return { normWeight: withNorm ? (randomTensor([D], seed + 1, 0.5, 1) as tf.Tensor1D) : null, eps: 1e-6, ...randomRopeTables(B, T, D, seed) };
 }
 
 function disposePreparation(prepare: HeadPreparation | undefined): void {

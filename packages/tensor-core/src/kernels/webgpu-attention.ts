@@ -15,47 +15,12 @@
 // B batch, T new positions, P cached positions, S = P + T, H query heads, K kv heads, D head dim,
 // L stacked layers (the slab form), WG threads per workgroup.
 import { tf } from "../tf.js";
-
-/** The part of tfjs-webgpu's WebGPUProgram these programs fill in. */
-interface WebgpuProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  variableNames: string[];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-/** One field of the program's own uniforms: one entry per scalar (tfjs aligns an entry of n values as a vecn). */
-type ProgramUniform = { type: "float32" | "int32"; data: number[] };
-const integer = (value: number): ProgramUniform => ({ type: "int32", data: [value] });
-const float = (value: number): ProgramUniform => ({ type: "float32", data: [value] });
-
-/** The part of tfjs-webgpu's WebGPUBackend used here (not in tfjs-core's typings). */
-interface WebgpuBackendLike {
-  runWebGPUProgram(program: WebgpuProgram, inputs: tf.TensorInfo[], outputDtype: "float32", uniforms?: ProgramUniform[]): tf.TensorInfo;
-}
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+import { float, integer, view, webgpuBackend, WORKGROUP_REDUCTIONS_WGSL, type KernelArgs, type WebgpuProgram } from "./webgpu-fused.js";
 
 /** Threads per workgroup of the append programs (one thread per output element). */
 const ELEMENTWISE_WORKGROUP = 64;
 /** Attention weights held in shared memory at a time (S is walked in tiles of this many keys). */
 const KEY_TILE = 256;
-
-/** The same data viewed with another shape (no copy). */
-function view(tensor: tf.TensorInfo, shape: number[]): tf.TensorInfo {
-  return { dataId: tensor.dataId, shape, dtype: tensor.dtype };
-}
-
-function webgpuBackend(backend: unknown, kernelName: string): WebgpuBackendLike {
-  const candidate = backend as Partial<WebgpuBackendLike> | null;
-  if (!candidate || typeof candidate.runWebGPUProgram !== "function") throw new Error(`${kernelName}: the active backend is not tfjs-backend-webgpu (no runWebGPUProgram)`);
-  return candidate as WebgpuBackendLike;
-}
 
 /** Which preparation inputs exist (flags: 1 norm, 2 rope; norm only together with rope). */
 function preparationOf(inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined): { norm: boolean; rope: boolean; eps: number } {
@@ -234,34 +199,10 @@ export function inferenceAttentionWebgpu({ inputs, backend, attrs }: KernelArgs)
       const HEAD_DIM = ${D};
       const ACCUMULATORS = ${accumulators};
       const KEY_TILE = ${KEY_TILE};
-      var<workgroup> partial : array<f32, WG>;
+      ${WORKGROUP_REDUCTIONS_WGSL}
       var<workgroup> normedQuery : array<f32, HEAD_DIM>;
       var<workgroup> query : array<f32, HEAD_DIM>;
       var<workgroup> weights : array<f32, KEY_TILE>;
-      fn rowSum(value : f32, tid : i32) -> f32 {
-        workgroupBarrier(); // earlier readers of partial are done
-        partial[tid] = value;
-        workgroupBarrier();
-        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
-          if (tid < stride) {
-            partial[tid] = partial[tid] + partial[tid + stride];
-          }
-          workgroupBarrier();
-        }
-        return partial[0];
-      }
-      fn rowMax(value : f32, tid : i32) -> f32 {
-        workgroupBarrier();
-        partial[tid] = value;
-        workgroupBarrier();
-        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
-          if (tid < stride) {
-            partial[tid] = max(partial[tid], partial[tid + stride]);
-          }
-          workgroupBarrier();
-        }
-        return partial[0];
-      }
       // Masked, scaled score of key s: (Σ_d query_d · keysT[d, s]) · scale + mask_s.
       fn score(keyBase : i32, maskBase : i32, s : i32) -> f32 {
         var dot = 0.0;

@@ -13,6 +13,7 @@ import { MASKED_SOFTMAX_GRAD_KERNEL, MASKED_SOFTMAX_KERNEL, maskedSoftmax, maske
 import { RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL, rmsNormComposite, rmsNormalize } from "./rms-norm.js";
 import { ROPE_KERNEL, ropeComposite, rotaryEmbedding } from "./rope.js";
 import { SWIGLU_GRAD_KERNEL, SWIGLU_KERNEL, swiglu, swigluComposite } from "./swiglu.js";
+import { randomRopeTables } from "./test-tables.js";
 import { fusedKernelsActive } from "./webgpu-fused.js";
 
 const FUSED_KERNELS = [RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL, ROPE_KERNEL, SWIGLU_KERNEL, SWIGLU_GRAD_KERNEL, MASKED_SOFTMAX_KERNEL, MASKED_SOFTMAX_GRAD_KERNEL];
@@ -32,20 +33,7 @@ function randomTensor(shape: number[], seed: number, std = 1, offset = 0): tf.Te
   return tf.tensor(Float32Array.from({ length: size }, () => offset + std * rng.normal()), shape);
 }
 
-/** RoPE tables [B, T, 1, D] with equal halves, as ropeTables builds them. */
-function ropeTables(B: number, T: number, D: number, seed: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
-  const rng = new Rng(seed);
-  const cos = new Float32Array(B * T * D);
-  const sin = new Float32Array(B * T * D);
-  for (let r = 0; r < B * T; r++) {
-    for (let j = 0; j < D / 2; j++) {
-      const angle = rng.normal() * 3;
-      cos[r * D + j] = cos[r * D + j + D / 2] = Math.cos(angle);
-      sin[r * D + j] = sin[r * D + j + D / 2] = Math.sin(angle);
-    }
-  }
-  return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
-}
+const ropeTables = randomRopeTables;
 
 /** Causal mask with row b's first b keys padded: 0 allowed, −1e9 masked; [B, 1, T, S], S = T. */
 function causalMask(B: number, T: number): tf.Tensor {

@@ -18,7 +18,7 @@ import { tf } from "../tf.js";
 import { activeWasmKernels } from "./wasm-kernels.js";
 
 /** The part of tfjs-webgpu's WebGPUProgram these programs fill in. */
-interface WebgpuProgram {
+export interface WebgpuProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[] };
@@ -31,20 +31,53 @@ interface WebgpuProgram {
 }
 
 /** One field of the program's own uniforms: one entry per scalar (tfjs aligns an entry of n values as a vecn). */
-type ProgramUniform = { type: "float32" | "int32"; data: number[] };
-const integer = (value: number): ProgramUniform => ({ type: "int32", data: [value] });
-const float = (value: number): ProgramUniform => ({ type: "float32", data: [value] });
+export type ProgramUniform = { type: "float32" | "int32"; data: number[] };
+export const integer = (value: number): ProgramUniform => ({ type: "int32", data: [value] });
+export const float = (value: number): ProgramUniform => ({ type: "float32", data: [value] });
 
 /** The part of tfjs-webgpu's WebGPUBackend used here (not in tfjs-core's typings). */
-interface WebgpuBackendLike {
+export interface WebgpuBackendLike {
   runWebGPUProgram(program: WebgpuProgram, inputs: tf.TensorInfo[], outputDtype: "float32", uniforms?: ProgramUniform[]): tf.TensorInfo;
   disposeData(dataId: object): boolean;
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+export type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 /** Threads per workgroup for elementwise programs. */
 const ELEMENTWISE_WORKGROUP = 64;
+
+/**
+ * WGSL of the workgroup reductions the row programs share: `partial` (WG floats of workgroup
+ * memory; the program defines `const WG`) and `rowSum(value, tid)` / `rowMax(value, tid)`, which
+ * every thread of the workgroup must call (they hold barriers).
+ */
+export const WORKGROUP_REDUCTIONS_WGSL = `
+      var<workgroup> partial : array<f32, WG>;
+      fn rowSum(value : f32, tid : i32) -> f32 {
+        workgroupBarrier(); // earlier readers of partial are done
+        partial[tid] = value;
+        workgroupBarrier();
+        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
+          if (tid < stride) {
+            partial[tid] = partial[tid] + partial[tid + stride];
+          }
+          workgroupBarrier();
+        }
+        return partial[0];
+      }
+      fn rowMax(value : f32, tid : i32) -> f32 {
+        workgroupBarrier();
+        partial[tid] = value;
+        workgroupBarrier();
+        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
+          if (tid < stride) {
+            partial[tid] = max(partial[tid], partial[tid + stride]);
+          }
+          workgroupBarrier();
+        }
+        return partial[0];
+      }
+`;
 
 /** Threads per workgroup for one-row-per-workgroup programs (tfjs's own softmax uses 64 / 256). */
 function rowWorkgroup(width: number): number {
@@ -52,11 +85,11 @@ function rowWorkgroup(width: number): number {
 }
 
 /** The same data viewed with another shape (no copy; tfjs-webgpu's Reshape does the same). */
-function view(tensor: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+export function view(tensor: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: tensor.dataId, shape, dtype: tensor.dtype };
 }
 
-function webgpuBackend(backend: unknown, kernelName: string): WebgpuBackendLike {
+export function webgpuBackend(backend: unknown, kernelName: string): WebgpuBackendLike {
   const candidate = backend as Partial<WebgpuBackendLike> | null;
   if (!candidate || typeof candidate.runWebGPUProgram !== "function") throw new Error(`${kernelName}: the active backend is not tfjs-backend-webgpu (no runWebGPUProgram)`);
   return candidate as WebgpuBackendLike;
@@ -112,31 +145,7 @@ function rowProgram(shaderKey: string, variableNames: string[], outputShape: [nu
     uniforms,
     getUserCode: () => `
       const WG = ${workgroup};
-      var<workgroup> partial : array<f32, WG>;
-      fn rowSum(value : f32, tid : i32) -> f32 {
-        workgroupBarrier(); // earlier readers of partial are done
-        partial[tid] = value;
-        workgroupBarrier();
-        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
-          if (tid < stride) {
-            partial[tid] = partial[tid] + partial[tid + stride];
-          }
-          workgroupBarrier();
-        }
-        return partial[0];
-      }
-      fn rowMax(value : f32, tid : i32) -> f32 {
-        workgroupBarrier();
-        partial[tid] = value;
-        workgroupBarrier();
-        for (var stride = WG / 2; stride > 0; stride = stride / 2) {
-          if (tid < stride) {
-            partial[tid] = max(partial[tid], partial[tid + stride]);
-          }
-          workgroupBarrier();
-        }
-        return partial[0];
-      }
+      ${WORKGROUP_REDUCTIONS_WGSL}
       fn main(index : i32) {
         let row = index / WG;
         let tid = i32(localId.x);
