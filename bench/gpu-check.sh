@@ -13,9 +13,12 @@
 # Exit status: 0 when every step passed, 1 otherwise (later steps still run).
 #
 # Offline GPU machines (no npm registry; the workspace's node_modules are ~600 MB): make the
-# bundle here with --make-bundle: runs/gpu-bundle/ (~30 MB: gpu-bench.ts bundled with tfjs and
-# Dawn's dawn.node, tfjs's .wasm files, the tiny fixtures, run.sh). Carry that folder and run
-# `bash runs/gpu-bundle/run.sh [--quick]`: fixture check + benchmarks, without vitest or a build.
+# bundle here with --make-bundle: runs/gpu-bundle/ (~34 MB: gpu-bench.ts and the eecot CLI
+# bundled with tfjs and Dawn's dawn.node, tfjs's .wasm files, the tiny fixtures, run.sh). Carry
+# that folder and run `bash runs/gpu-bundle/run.sh [--quick]` from the repository root: fixture
+# check + benchmarks + a short calibrate/generate with the CLI, without vitest or a build. On the
+# H200 used on 2026-11-28 (offline, no Node) Node 20's binary and Debian's libvulkan1/glvnd
+# packages were carried too; see bench/README.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +52,13 @@ ENTRY
   node_modules/.bin/esbuild "$B/entry.ts" --bundle --ignore-annotations --platform=node --format=esm --target=node20 \
     --outfile="$B/gpu-bench.mjs" --tsconfig=tsconfig.json --log-level=error \
     --banner:js="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);"
-  rm "$B/entry.ts"
+  # The eecot CLI itself, the same way (report PNGs need @resvg/resvg-js's native binary: left out,
+  # the report then has SVGs only): `node runs/gpu-bundle/eecot.mjs --backend webgpu calibrate ...`.
+  sed -e "s#bench/gpu-bench.ts#packages/cli/src/bin.ts#" "$B/entry.ts" >"$B/cli-entry.ts"
+  node_modules/.bin/esbuild "$B/cli-entry.ts" --bundle --ignore-annotations --platform=node --format=esm --target=node20 \
+    --outfile="$B/eecot.mjs" --tsconfig=tsconfig.json --log-level=error --external:@resvg/resvg-js \
+    --banner:js="import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);"
+  rm "$B/entry.ts" "$B/cli-entry.ts"
   cp -L packages/tensor-core/node_modules/webgpu/dist/linux-x64/dawn.node "$B/dist/linux-x64/"
   cp -L packages/tensor-core/node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$B/"
   for f in qwen3-tiny-f32 qwen2-tiny-f32; do cp -r "packages/transformer/test/fixtures/$f" "$B/fixtures/"; done
@@ -85,6 +94,12 @@ if [[ $probe -eq 0 ]]; then
   else
     run node "$HERE/gpu-bench.mjs" --backend webgpu --preset qwen3-0.6b --prompt 512 --decode 64 --train-length 256 --train-steps 3 --json "$OUT_DIR/gpu-bench-qwen3-0.6b.json"
     run node "$HERE/gpu-bench.mjs" --backend webgpu --preset qwen3-1.7b --prompt 512 --decode 32 --train-length 256 --train-steps 2 --json "$OUT_DIR/gpu-bench-qwen3-1.7b.json"
+  fi
+  # The CLI end to end on the GPU: stage 1 (teacher, head warm-up, 10 steps, A.2) on the bundled
+  # model (run from the repository root, where models/tiny-reasoner is), then sampled exits.
+  if [[ -d models/tiny-reasoner ]]; then
+    run node "$HERE/eecot.mjs" --backend webgpu calibrate --data "gsm-synthetic:12:maxSteps=1,tom:12" --out "$OUT_DIR/calibrate" --kl-factor 4 --steps 10 --head-warmup 4 --max-new-tokens 32 --held-out 4 --exit-loss soft
+    run node "$HERE/eecot.mjs" --backend webgpu generate --adapter "$OUT_DIR/calibrate/adapter" --prompt "Tom has 3 apples and buys 4 more. How many apples does he have?" --exits sample --max-new-tokens 40
   fi
 else
   run node "$HERE/gpu-bench.mjs" --backend webgpu --preset tiny --prompt 32 --decode 8 --train-length 32 --train-steps 2 --json "$OUT_DIR/gpu-bench-tiny.json"
