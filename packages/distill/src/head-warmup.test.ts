@@ -112,6 +112,15 @@ describe("warmUpExitHeads on qwen3-tiny-f32", () => {
     model.dispose();
   });
 
+  test("a NaN cross-entropy fails clearly before any update", async () => {
+    const model = EarlyExitModel.create(base, { exitLayers, seed: 1 });
+    tf.tidy(() => model.heads[0]!.b2.assign(tf.fill([1], Number.NaN)));
+    const before = headValues(model);
+    await expect(warmUpExitHeads(model, trajectories, targets, options)).rejects.toThrow(/head warm-up: the cross-entropy is NaN at epoch 1, batch 1; nothing was updated/);
+    expect(headValues(model)).toEqual(before);
+    model.dispose();
+  });
+
   test("calibrate runs it before step 1, records it, and skips it on resume (resume stays exact)", async () => {
     const config = { klFactor: 1, exitSamplesPerSequence: 2, batchSize: 2, steps: 3, checkpointEvery: 1, exitLoss: "soft" as const, headWarmupEpochs: 3, headWarmupBatchTokens: 8, headWarmupLearningRate: 1e-2, seed: 4 };
     const straight = EarlyExitModel.create(base, { exitLayers, lora: { rank: 2 } });
