@@ -4,6 +4,7 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "../testing.js";
 import { tf } from "../tf.js";
 import { MASKED_SOFTMAX_GRAD_KERNEL, MASKED_SOFTMAX_KERNEL, maskedSoftmax, maskedSoftmaxComposite } from "./masked-softmax.js";
+import { kernelNamesOf } from "./test-helpers.js";
 
 function randomTensor(shape: number[], seed: number, std = 1): tf.Tensor {
   const rng = new Rng(seed);
@@ -16,10 +17,6 @@ function causalMask(B: number, T: number, padded = true): tf.Tensor {
   const values = new Float32Array(B * T * T);
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) if (s > t || (padded && s < b)) values[(b * T + t) * T + s] = -1e9;
   return tf.tensor(values, [B, 1, T, T]);
-}
-
-async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
-  return [...(await tf.profile(fn)).kernelNames];
 }
 
 describe.each(["wasm", "cpu"] as const)("maskedSoftmax on %s", (backend) => {

@@ -4,16 +4,12 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "../testing.js";
 import { tf } from "../tf.js";
 import { RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL, rmsNormComposite, rmsNormalize } from "./rms-norm.js";
+import { kernelNamesOf } from "./test-helpers.js";
 
 function randomTensor(shape: number[], seed: number, offset = 0): tf.Tensor {
   const rng = new Rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: size }, () => offset + rng.normal()), shape);
-}
-
-/** Kernels run by fn (copied: tf.profile reuses its result object). */
-async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
-  return [...(await tf.profile(fn)).kernelNames];
 }
 
 describe.each(["wasm", "cpu"] as const)("rmsNormalize on %s", (backend) => {

@@ -4,7 +4,7 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "../testing.js";
 import { tf } from "../tf.js";
 import { ROPE_KERNEL, ropeComposite, rotaryEmbedding } from "./rope.js";
-import { randomRopeTables } from "./test-tables.js";
+import { kernelNamesOf, randomRopeTables } from "./test-helpers.js";
 
 function randomTensor(shape: number[], seed: number): tf.Tensor4D {
   const rng = new Rng(seed);
@@ -13,11 +13,6 @@ function randomTensor(shape: number[], seed: number): tf.Tensor4D {
 }
 
 const tables = randomRopeTables;
-
-/** Kernels run by fn (copied: tf.profile reuses its result object). */
-async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
-  return [...(await tf.profile(fn)).kernelNames];
-}
 
 describe.each(["wasm", "cpu"] as const)("rotaryEmbedding on %s", (backend) => {
   beforeAll(async () => {

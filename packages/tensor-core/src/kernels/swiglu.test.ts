@@ -4,15 +4,12 @@ import { Rng } from "../rng.js";
 import { assertClose, expectNoLeaks, finiteDifferenceGradients } from "../testing.js";
 import { tf } from "../tf.js";
 import { SWIGLU_GRAD_KERNEL, SWIGLU_KERNEL, swiglu, swigluComposite } from "./swiglu.js";
+import { kernelNamesOf } from "./test-helpers.js";
 
 function randomTensor(shape: number[], seed: number, std = 1): tf.Tensor {
   const rng = new Rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: size }, () => std * rng.normal()), shape);
-}
-
-async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
-  return [...(await tf.profile(fn)).kernelNames];
 }
 
 describe.each(["wasm", "cpu"] as const)("swiglu on %s", (backend) => {

@@ -17,7 +17,7 @@ import { maskedSoftmax } from "./masked-softmax.js";
 import { permuteAxes } from "./permute-axes.js";
 import { rmsNormalize } from "./rms-norm.js";
 import { rotaryEmbedding } from "./rope.js";
-import { randomRopeTables } from "./test-tables.js";
+import { randomRopeTables } from "./test-helpers.js";
 
 const probe = await probeWebgpu();
 const skipReason = probe.available ? null : probe.reason;

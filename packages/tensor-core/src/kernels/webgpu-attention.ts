@@ -15,10 +15,8 @@
 // B batch, T new positions, P cached positions, S = P + T, H query heads, K kv heads, D head dim,
 // L stacked layers (the slab form), WG threads per workgroup.
 import { tf } from "../tf.js";
-import { float, integer, view, webgpuBackend, WORKGROUP_REDUCTIONS_WGSL, type KernelArgs, type WebgpuProgram } from "./webgpu-fused.js";
+import { elementwiseProgram, float, integer, view, webgpuBackend, WORKGROUP_REDUCTIONS_WGSL, type KernelArgs, type WebgpuProgram } from "./webgpu-fused.js";
 
-/** Threads per workgroup of the append programs (one thread per output element). */
-const ELEMENTWISE_WORKGROUP = 64;
 /** Attention weights held in shared memory at a time (S is walked in tiles of this many keys). */
 const KEY_TILE = 256;
 
@@ -63,28 +61,6 @@ function preparedComponentCode(source: string, norm: boolean, rope: boolean): st
         return normed(base, d) * cosTable[tableBase + d] + direction * normed(base, partner) * sinTable[tableBase + d];` : `
         return normed(base, d);`}
       }`;
-}
-
-/** A flat program with one thread per output element; `body` assigns `result[index]`. */
-function elementwiseProgram(shaderKey: string, variableNames: string[], outputShape: number[], uniforms: string, helpers: string, body: string): WebgpuProgram {
-  const size = tf.util.sizeFromShape(outputShape);
-  return {
-    outputShape,
-    shaderKey,
-    dispatchLayout: { x: outputShape.map((_, axis) => axis) },
-    dispatch: [Math.ceil(size / ELEMENTWISE_WORKGROUP), 1, 1],
-    workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-    variableNames,
-    uniforms,
-    size: true,
-    getUserCode: () => `
-      ${helpers}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${body}
-        }
-      }`,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

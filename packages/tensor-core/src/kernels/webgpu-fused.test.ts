@@ -13,7 +13,7 @@ import { MASKED_SOFTMAX_GRAD_KERNEL, MASKED_SOFTMAX_KERNEL, maskedSoftmax, maske
 import { RMS_NORM_GRAD_KERNEL, RMS_NORM_KERNEL, rmsNormComposite, rmsNormalize } from "./rms-norm.js";
 import { ROPE_KERNEL, ropeComposite, rotaryEmbedding } from "./rope.js";
 import { SWIGLU_GRAD_KERNEL, SWIGLU_KERNEL, swiglu, swigluComposite } from "./swiglu.js";
-import { randomRopeTables } from "./test-tables.js";
+import { kernelNamesOf, randomRopeTables } from "./test-helpers.js";
 import { fusedKernelsActive } from "./webgpu-fused.js";
 
 const FUSED_KERNELS = [RMS_NORM_KERNEL, RMS_NORM_GRAD_KERNEL, ROPE_KERNEL, SWIGLU_KERNEL, SWIGLU_GRAD_KERNEL, MASKED_SOFTMAX_KERNEL, MASKED_SOFTMAX_GRAD_KERNEL];
@@ -40,11 +40,6 @@ function causalMask(B: number, T: number): tf.Tensor {
   const values = new Float32Array(B * T * T);
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) if (s > t || s < b) values[(b * T + t) * T + s] = -1e9;
   return tf.tensor(values, [B, 1, T, T]);
-}
-
-/** Kernels run by fn (copied: tf.profile reuses its result object). */
-async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
-  return [...(await tf.profile(fn)).kernelNames];
 }
 
 /** Compares tf.grads of sum(f(inputs) · probe) with the fused op and with its composite. */

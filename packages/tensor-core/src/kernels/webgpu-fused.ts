@@ -106,18 +106,20 @@ export function fusedKernelsActive(kernelName: string): boolean {
   return name === "webgpu" && tf.getKernel(kernelName, "webgpu") !== undefined;
 }
 
-/** A flat elementwise program over `size` outputs; `body` assigns `result[index]`. */
-function elementwiseProgram(shaderKey: string, variableNames: string[], size: number, uniforms: string, body: string): WebgpuProgram {
+/** A flat program with one thread per output element; `body` assigns `result[index]`. */
+export function elementwiseProgram(shaderKey: string, variableNames: string[], outputShape: number[], uniforms: string, helpers: string, body: string): WebgpuProgram {
+  const size = tf.util.sizeFromShape(outputShape);
   return {
-    outputShape: [size],
+    outputShape,
     shaderKey,
-    dispatchLayout: { x: [0] },
+    dispatchLayout: { x: outputShape.map((_, axis) => axis) },
     dispatch: [Math.ceil(size / ELEMENTWISE_WORKGROUP), 1, 1],
     workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
     variableNames,
     uniforms,
     size: true,
     getUserCode: () => `
+      ${helpers}
       fn main(index : i32) {
         if (index < uniforms.size) {
           ${body}
@@ -228,9 +230,9 @@ export function rmsNormGradWebgpu({ inputs, backend, attrs }: KernelArgs): tf.Te
   );
   const dWeight =
     R === 0
-      ? gpu.runWebGPUProgram(elementwiseProgram("eecotZeros", [], D, "", "result[index] = 0.0;"), [], "float32")
+      ? gpu.runWebGPUProgram(elementwiseProgram("eecotZeros", [], [D], "", "", "result[index] = 0.0;"), [], "float32")
       : gpu.runWebGPUProgram(
-          elementwiseProgram("eecotRmsNormGradWeight", ["dy", "x", "r"], D, "rows : i32, width : i32,", `
+          elementwiseProgram("eecotRmsNormGradWeight", ["dy", "x", "r"], [D], "rows : i32, width : i32,", "", `
           var total = 0.0;
           for (var row = 0; row < uniforms.rows; row++) {
             let at = row * uniforms.width + index;
@@ -257,7 +259,7 @@ export function ropeWebgpu({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
   const [B, T, N, D] = x.shape as [number, number, number, number];
   const size = B * T * N * D;
   const inverse = attrs?.inverse ? 1 : 0;
-  const program = elementwiseProgram("eecotRope", ["x", "cosTable", "sinTable"], size, "heads : i32, width : i32, inverse : i32,", `
+  const program = elementwiseProgram("eecotRope", ["x", "cosTable", "sinTable"], [size], "heads : i32, width : i32, inverse : i32,", "", `
           let width = uniforms.width;
           let halfWidth = width / 2;
           let d = index % width;
@@ -287,7 +289,7 @@ export function swigluWebgpu({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const { gate, up } = inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
   const gpu = webgpuBackend(backend, "EecotSwiglu (webgpu)");
   const size = tf.util.sizeFromShape(gate.shape);
-  const program = elementwiseProgram("eecotSwiglu", ["gate", "up"], size, "", `
+  const program = elementwiseProgram("eecotSwiglu", ["gate", "up"], [size], "", "", `
           let g = gate[index];
           result[index] = g * (${SIGMOID}) * up[index];`);
   return view(gpu.runWebGPUProgram(program, [view(gate, [size]), view(up, [size])], "float32"), [...gate.shape]);
@@ -299,12 +301,12 @@ export function swigluGradWebgpu({ inputs, backend }: KernelArgs): tf.TensorInfo
   const gpu = webgpuBackend(backend, "EecotSwigluGrad (webgpu)");
   const size = tf.util.sizeFromShape(gate.shape);
   const flat = [view(dy, [size]), view(gate, [size]), view(up, [size])];
-  const dGate = elementwiseProgram("eecotSwigluGradGate", ["dy", "gate", "up"], size, "", `
+  const dGate = elementwiseProgram("eecotSwigluGradGate", ["dy", "gate", "up"], [size], "", "", `
           let g = gate[index];
           let s = ${SIGMOID};
           result[index] = dy[index] * up[index] * s * (1.0 + g * (1.0 - s));`);
   // Every declared input must be read: the shader's layout drops unused bindings.
-  const dUp = elementwiseProgram("eecotSwigluGradUp", ["dy", "gate"], size, "", `
+  const dUp = elementwiseProgram("eecotSwigluGradUp", ["dy", "gate"], [size], "", "", `
           let g = gate[index];
           result[index] = dy[index] * g * (${SIGMOID});`);
   return [gpu.runWebGPUProgram(dGate, flat, "float32"), gpu.runWebGPUProgram(dUp, flat.slice(0, 2), "float32")].map((t) => view(t, [...gate.shape]));

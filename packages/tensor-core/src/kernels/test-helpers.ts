@@ -1,4 +1,4 @@
-// Test-only helper shared by the RoPE and webgpu kernel tests (not exported from the package).
+// Test-only helpers shared by the kernel tests (not exported from the package).
 import { Rng } from "../rng.js";
 import { tf } from "../tf.js";
 
@@ -15,4 +15,9 @@ export function randomRopeTables(B: number, T: number, D: number, seed: number):
     }
   }
   return { cos: tf.tensor4d(cos, [B, T, 1, D]), sin: tf.tensor4d(sin, [B, T, 1, D]) };
+}
+
+/** Kernels run by fn (copied: tf.profile reuses its result object). */
+export async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
+  return [...(await tf.profile(fn)).kernelNames];
 }
