@@ -9,6 +9,7 @@ import { registerReport } from "./commands/report.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerCalibrate } from "./commands/calibrate.js";
 import { registerSweepKl } from "./commands/sweep-kl.js";
+import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerCalibrate(program);
   registerSweepKl(program);
+  registerMakeCheckpoint(program);
   return program;
 }
 

@@ -51,6 +51,8 @@ export {
   openSafetensors,
   loadCheckpointTensors,
   writeSafetensors,
+  writeSafetensorsStream,
+  type SafetensorsStreamEntry,
   tensorsToRecords,
   SafetensorsFile,
   SAFETENSORS_DTYPE_BYTES,

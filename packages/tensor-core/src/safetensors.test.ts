@@ -8,6 +8,7 @@ import {
   loadCheckpointTensors,
   openSafetensors,
   writeSafetensors,
+  writeSafetensorsStream,
   tensorsToRecords,
   type SafetensorsTensor,
 } from "./safetensors.js";
@@ -186,6 +187,26 @@ describe("writing", () => {
     await expect(writeSafetensors(path, { w: { dtype: "BOOL", shape: [1], data: Uint8Array.of(2) } }))
       .rejects.toThrow("writeSafetensors: BOOL tensor w holds values other than 0 and 1");
     await expect(writeSafetensors(join(dir, "no-such-dir", "x.safetensors"), {})).rejects.toThrow(`failed to write ${join(dir, "no-such-dir", "x.safetensors")}`);
+  });
+
+  it("streams tensors chunk by chunk into the same bytes as writeSafetensors", async () => {
+    const values = new Float32Array([0.5, -1.5, 3.25, 1e-3, 7, -8]);
+    const whole = join(dir, "whole.safetensors");
+    const streamed = join(dir, "streamed.safetensors");
+    await writeSafetensors(whole, { a: { dtype: "BF16", shape: [2, 3], data: values }, b: { dtype: "I32", shape: [1], data: Int32Array.of(9) } });
+    await writeSafetensorsStream(streamed, [{ name: "a", dtype: "BF16", shape: [2, 3] }, { name: "b", dtype: "I32", shape: [1] }], function* (name) {
+      if (name === "a") for (let i = 0; i < 6; i += 4) yield values.subarray(i, i + 4); // 4 + 2 values
+      else yield new Uint8Array(Int32Array.of(9).buffer); // already-encoded bytes
+    });
+    expect(await readFile(streamed)).toEqual(await readFile(whole));
+  });
+
+  it("refuses a stream whose chunks do not fill the tensor, leaving no file", async () => {
+    const path = join(dir, "short.safetensors");
+    await expect(writeSafetensorsStream(path, [{ name: "w", dtype: "F32", shape: [3] }], function* () {
+      yield new Float32Array(2);
+    })).rejects.toThrow("tensor w [3] F32 needs 12 bytes, its chunks gave 8");
+    expect((await readdir(dir)).filter((f) => f.startsWith("short") || f.includes(".short"))).toEqual([]);
   });
 
   it("exports tf tensors through tensorsToRecords", async () => {

@@ -401,21 +401,57 @@ export async function writeSafetensors(
   tensors: Readonly<Record<string, SafetensorsTensor>>,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
+  const names = Object.keys(tensors).sort();
+  const encoded = new Map(names.map((name) => [name, encode(name, tensors[name]!)]));
+  await writeSafetensorsStream(
+    path,
+    names.map((name) => ({ name, dtype: tensors[name]!.dtype, shape: tensors[name]!.shape })),
+    async function* (name) {
+      yield encoded.get(name)!;
+    },
+    metadata,
+  );
+}
+
+/** One tensor of a streamed file: its header entry, its values come from `chunksOf`. */
+export interface SafetensorsStreamEntry {
+  readonly name: string;
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Writes a safetensors file whose tensors are produced piece by piece, so no tensor (nor the
+ * file) is ever held whole: the header is computed from `entries` (in the given order), then
+ * `chunksOf(name)` is drained for each tensor in turn; each chunk is either already-encoded
+ * little-endian bytes (Uint8Array) or float32 values encoded to the entry's float dtype
+ * (F32/F16/BF16). The chunks of a tensor must add up to exactly its byte length. Atomic like
+ * `writeSafetensors`.
+ */
+export async function writeSafetensorsStream(
+  path: string,
+  entries: readonly SafetensorsStreamEntry[],
+  chunksOf: (name: string) => AsyncIterable<Float32Array | Uint8Array> | Iterable<Float32Array | Uint8Array>,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
   assertLittleEndianHost();
   if (metadata && !Object.values(metadata).every((v) => typeof v === "string")) {
     throw new Error(`writeSafetensors: metadata values must be strings (writing ${path})`);
   }
-  const names = Object.keys(tensors).sort();
-  if (names.includes("__metadata__")) throw new Error(`writeSafetensors: "__metadata__" is reserved and cannot name a tensor (writing ${path})`);
-  const encoded = names.map((name) => encode(name, tensors[name]!));
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const byteLengths: number[] = [];
   let offset = 0;
-  names.forEach((name, i) => {
-    const { dtype, shape } = tensors[name]!;
-    header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + encoded[i]!.length] };
-    offset += encoded[i]!.length;
-  });
+  for (const { name, dtype, shape } of entries) {
+    if (name === "__metadata__") throw new Error(`writeSafetensors: "__metadata__" is reserved and cannot name a tensor (writing ${path})`);
+    if (name in header) throw new Error(`writeSafetensors: tensor ${name} is listed twice (writing ${path})`);
+    if (!isSupportedDtype(dtype)) throw new Error(`writeSafetensors: unsupported dtype ${String(dtype)} for tensor ${name}`);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`writeSafetensors: invalid shape [${shape.join(", ")}] for tensor ${name}`);
+    const bytes = shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + bytes] };
+    byteLengths.push(bytes);
+    offset += bytes;
+  }
   let headerText = JSON.stringify(header);
   const headerBytesLength = Buffer.byteLength(headerText, "utf8");
   headerText += " ".repeat((8 - (headerBytesLength % 8)) % 8);
@@ -429,7 +465,16 @@ export async function writeSafetensors(
     handle = await open(tmpPath, "w");
     await writeAll(handle, prefix);
     await writeAll(handle, headerBytes);
-    for (const bytes of encoded) await writeAll(handle, bytes);
+    for (const [i, { name, dtype, shape }] of entries.entries()) {
+      let written = 0;
+      for await (const chunk of chunksOf(name)) {
+        const bytes = chunk instanceof Uint8Array ? chunk : encode(name, { dtype, shape: [chunk.length], data: chunk });
+        written += bytes.length;
+        if (written > byteLengths[i]!) break;
+        await writeAll(handle, bytes);
+      }
+      if (written !== byteLengths[i]) throw new Error(`tensor ${name} [${shape.join(", ")}] ${dtype} needs ${byteLengths[i]} bytes, its chunks gave ${written}`);
+    }
     await handle.sync();
     await handle.close();
     handle = undefined;

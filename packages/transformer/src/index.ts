@@ -8,3 +8,5 @@ export * from "./chat-template.js";
 export * from "./build-tokenizer.js";
 export * from "./save.js";
 export * from "./train.js";
+export * from "./presets.js";
+export * from "./random-checkpoint.js";
