@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // The `eecot` command.
+import { installErrorHandlers, reportError } from "./errors.js";
 import { runCli } from "./program.js";
 
+installErrorHandlers("eecot");
 runCli(process.argv).catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`eecot: ${message}\n`);
-  if (process.env.EECOT_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + "\n");
+  reportError("eecot", error);
   process.exitCode = 1;
 });

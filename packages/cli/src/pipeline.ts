@@ -12,7 +12,7 @@ import { currentBackend } from "@eecot/tensor-core";
 import type { QwenModel, Tokenizer } from "@eecot/transformer";
 import { promptIds } from "./chat.js";
 import { evaluateModel, formatMetrics, type EvaluationResult, type EvaluationSample } from "./evaluate-model.js";
-import { createProgress } from "./progress.js";
+import { createProgress, klSweepProgress } from "./progress.js";
 import { buildRunReport, REPORT_DATA_FILE } from "./commands/report.js";
 import { runRl } from "./rl-run.js";
 
@@ -45,6 +45,10 @@ export interface PipelineResult {
   readonly before: EvaluationResult;
   readonly after: EvaluationResult;
   readonly base: EvaluationResult;
+  /** Stage-1 adapters (PEFT LoRA + exit heads), e.g. runs/<ts>/stage1/adapter. */
+  readonly stage1AdapterDir: string;
+  /** Stage-2 adapters after RL, e.g. runs/<ts>/stage2/adapter: what `eecot generate --adapter` takes. */
+  readonly stage2AdapterDir: string;
   readonly seconds: number;
 }
 
@@ -139,8 +143,6 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
   const sweep = await stage("A.1: KL-factor sweep", async () => {
     const total = (config.klFactors.length + 1) * config.sweepExamples.length;
     const progress = createProgress("A.1 sweep", total, { unit: "prompts" });
-    let doneRows = 0;
-    let lastLabel = "";
     const result = await sweepKlFactors(base, exitLayers, config.sweepExamples.map((e) => ({ promptTokens: promptIds(tokenizer, e), question: e.prompt })), {
       factors: config.klFactors,
       maxNewTokens: config.maxNewTokens,
@@ -149,11 +151,7 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
       seed: config.seed,
       decode,
       judge,
-      onProgress: (label, done) => {
-        if (label !== lastLabel && lastLabel !== "") doneRows++;
-        lastLabel = label;
-        progress.update(doneRows * config.sweepExamples.length + done, { f: label });
-      },
+      onProgress: klSweepProgress(progress),
     });
     progress.stop();
     return result;
@@ -239,5 +237,5 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
   await writeFile(join(runDir, REPORT_DATA_FILE), JSON.stringify(data, null, 2));
   await writeFile(join(runDir, "evaluation.json"), JSON.stringify({ base: baseEval, before, after }, null, 2));
   const reportPath = await buildRunReport(runDir, data);
-  return { runDir, reportPath, before, after, base: baseEval, seconds };
+  return { runDir, reportPath, before, after, base: baseEval, stage1AdapterDir: calibration.adapterDir, stage2AdapterDir: rl.adapterDir, seconds };
 }

@@ -1,4 +1,5 @@
 // Command registry for `eecot`: each command lives in ./commands/<name>.ts.
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerLens } from "./commands/lens.js";
 import { registerGenerate } from "./commands/generate.js";
@@ -11,12 +12,19 @@ import { registerCalibrate } from "./commands/calibrate.js";
 import { registerSweepKl } from "./commands/sweep-kl.js";
 import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 
+/** This package's version (package.json sits one folder above both src/ and dist/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name("eecot")
     .description("Early-exit chain-of-thought: make language models externalise their reasoning")
+    .version(cliVersion(), "-V, --version", "print the version")
     .option("--backend <name>", "tensor backend: auto, wasm, cpu, tensorflow, webgpu (or EECOT_BACKEND)")
+    .option("--verbose", "also print informative lines, such as a memory estimate that fits easily")
     .showHelpAfterError();
   registerLens(program);
   registerGenerate(program);

@@ -76,3 +76,17 @@ export function createProgress(label: string, total: number, options: ProgressOp
     },
   };
 }
+
+/**
+ * The A.1 sweep's onProgress(label, done, promptsPerRow) as one bar over every row, the row
+ * shown as "row f=0.25" (shared by `eecot sweep-kl` and the pipeline).
+ */
+export function klSweepProgress(progress: Progress): (label: string, done: number, promptsPerRow: number) => void {
+  let finishedRows = 0;
+  let lastLabel = "";
+  return (label, done, promptsPerRow) => {
+    if (label !== lastLabel && lastLabel !== "") finishedRows++;
+    lastLabel = label;
+    progress.update(finishedRows * promptsPerRow + done, { row: label });
+  };
+}

@@ -4,11 +4,21 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { assertMemoryFits, currentBackend, initBackend, type BackendChoice, type BackendInfo, type MemoryWorkload } from "@eecot/tensor-core";
 import { loadQwenModel, loadTokenizer, readQwenConfig, type QwenModel, type Tokenizer } from "@eecot/transformer";
+import { reclaimErrorHandlers } from "./errors.js";
 
-/** Start the tensor backend named by --backend / EECOT_BACKEND; the line goes to stderr so --json stays clean. */
+/** --verbose (a global flag): also print what is only informative, such as a memory estimate that fits easily. */
+let verbose = false;
+
+/**
+ * Start the tensor backend named by --backend / EECOT_BACKEND; the line goes to stderr so --json
+ * stays clean. Afterwards our error handlers replace the wasm runtime's (see errors.ts).
+ */
 export async function startBackend(command: Command): Promise<BackendInfo> {
-  const backend = command.optsWithGlobals().backend as BackendChoice | undefined;
-  return initBackend({ backend, log: (line) => process.stderr.write(`${line}\n`) });
+  const globals = command.optsWithGlobals() as { backend?: BackendChoice; verbose?: boolean };
+  verbose = globals.verbose ?? false;
+  const info = await initBackend({ backend: globals.backend, log: (line) => process.stderr.write(`${line}\n`) });
+  reclaimErrorHandlers();
+  return info;
 }
 
 /** Parse "1,2,3" into token ids with a clear error. */
@@ -33,12 +43,13 @@ export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 8, sequen
 
 /**
  * Load a Hugging Face folder; the tokenizer is optional (fixtures have none). Before reading
- * the weights, a memory estimate (weights + KV cache + activations) is printed and a model that
- * clearly will not fit the backend is refused.
+ * the weights, a memory estimate (weights + KV cache + activations) is checked: a model that
+ * clearly will not fit the backend is refused, and the estimate is printed when it matters
+ * (not an easy fit) or with --verbose.
  */
 export async function loadModelFolder(dir: string, workload: Partial<MemoryWorkload> = INFERENCE_WORKLOAD): Promise<LoadedModel> {
   const backend = currentBackend();
-  if (backend) assertMemoryFits(await readQwenConfig(dir), workload, backend, { log: (line) => process.stderr.write(`${line}\n`) });
+  if (backend) assertMemoryFits(await readQwenConfig(dir), workload, backend, { log: (line) => process.stderr.write(`${line}\n`), onlyWhenItMatters: !verbose });
   const model = await loadQwenModel(dir);
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await loadTokenizer(dir) : null;
   return { model, tokenizer };

@@ -120,6 +120,21 @@ describe("memoryBudget and checkMemory", () => {
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, force: true })).not.toThrow();
   });
 
+  it("assertMemoryFits with onlyWhenItMatters is silent on an easy fit only", () => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    assertMemoryFits(QWEN3_TINY, { sequenceLength: 64 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, onlyWhenItMatters: true });
+    expect(lines).toEqual([]);
+    // Fits, but uses two thirds of the budget: printed.
+    const estimate = estimateMemory(QWEN3_0_6B, { sequenceLength: 1024 });
+    assertMemoryFits(QWEN3_0_6B, { sequenceLength: 1024 }, { name: "cpu" }, { log, systemBytes: 1.5 * estimate.totalBytes, onlyWhenItMatters: true });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^eecot: memory estimate for 0\.\d+B parameters .*; budget /);
+    // Will not fit: printed and refused.
+    expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, onlyWhenItMatters: true })).toThrow(MemoryEstimateError);
+    expect(lines).toHaveLength(2);
+  });
+
   it("formatBytes", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(151_936 * 1024 * 4)).toBe("594 MiB");

@@ -227,19 +227,27 @@ export interface AssertMemoryOptions {
   readonly log?: (line: string) => void;
   /** Print but never refuse. Default false. */
   readonly force?: boolean;
+  /**
+   * Print the line only when it matters: the verdict is not "fits", or the estimate uses more
+   * than half the budget. Default false (always print).
+   */
+  readonly onlyWhenItMatters?: boolean;
   /** System memory in bytes (tests); default os.totalmem(). */
   readonly systemBytes?: number;
 }
 
 /**
- * Prints the estimate for a decoder on a backend (one line) and throws MemoryEstimateError when
+ * Prints the estimate for a decoder on a backend (one line; with `onlyWhenItMatters`, only when
+ * it is not an easy fit) and throws MemoryEstimateError when
  * it clearly will not fit (unless `force`). Call before loading the weights.
  */
 export function assertMemoryFits(shape: DecoderShape, workload: Partial<MemoryWorkload>, backend: BudgetBackend, options: AssertMemoryOptions = {}): MemoryEstimate {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const estimate = estimateMemory(shape, workload);
-  const check = checkMemory(estimate, memoryBudget(backend, options.systemBytes));
-  log(`eecot: ${check.message}`);
+  const budget = memoryBudget(backend, options.systemBytes);
+  const check = checkMemory(estimate, budget);
+  const easyFit = check.verdict === "fits" && budget.bytes !== null && estimate.totalBytes <= budget.bytes / 2;
+  if (!(options.onlyWhenItMatters && easyFit)) log(`eecot: ${check.message}`);
   if (check.verdict === "too-big" && !options.force) throw new MemoryEstimateError(`not loading the model: ${check.message}`);
   return estimate;
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 import { initBackend } from "@eecot/tensor-core";
 import { runCli } from "../program.js";
 
@@ -17,7 +17,22 @@ beforeAll(async () => {
 describe("eecot demo --quick", () => {
   test("writes config, stage-1 and stage-2 metrics, adapters and the report", async () => {
     const out = join(await mkdtemp(join(tmpdir(), "eecot-demo-")), "run");
-    await run("demo", "--quick", "--out", out, "--rl-steps", "2", "--stage1-steps", "3", "--exit-penalty", "0.3");
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write");
+    try {
+      await run("demo", "--quick", "--out", out, "--rl-steps", "2", "--stage1-steps", "3", "--exit-penalty", "0.3");
+      // The summary says where the adapters are, and how to use them.
+      const summary = stdout.mock.calls.map((c) => String(c[0])).join("");
+      expect(summary).toContain(`adapters        stage 1 ${join(out, "stage1", "adapter")}, after RL ${join(out, "stage2", "adapter")}`);
+      expect(summary).toContain(`eecot generate --adapter ${join(out, "stage2", "adapter")}`);
+      // The A.1 progress line names its row once ("row f=0.25", not "f f=0.25").
+      const messages = stderr.mock.calls.map((c) => String(c[0])).join("");
+      expect(messages).toMatch(/A\.1 sweep: .*row f=0\.25/);
+      expect(messages).not.toMatch(/\bf f=/);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
     for (const file of ["config.json", "report-data.json", "stage1/metrics.jsonl", "stage2/rl-metrics.jsonl", "stage2/adapter/adapter_config.json", "report/report.html"]) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
@@ -48,6 +63,24 @@ describe("eecot calibrate", () => {
   test("a bad warm-up flag names the flag", async () => {
     await expect(run("calibrate", "--data", "tom:4", "--out", "/tmp/eecot-never", "--head-warmup", "-1")).rejects.toThrow(/--head-warmup must be an integer ≥ 0, got "-1"/);
     await expect(run("calibrate", "--data", "tom:4", "--out", "/tmp/eecot-never", "--head-warmup-tokens", "0")).rejects.toThrow(/--head-warmup-tokens must be a positive integer/);
+  });
+});
+
+describe("eecot generate", () => {
+  test("exits on without --adapter: the output says the untrained heads never exit and where adapters are", async () => {
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      await run("generate", "--prompt", "What is 2 + 3?", "--exits", "sample", "--max-new-tokens", "6", "--json");
+      const document = JSON.parse(stdout.mock.calls.map((c) => String(c[0])).join(""));
+      expect(document.exitLayers).toEqual(Array(document.tokens.length).fill(document.numLayers)); // indeed: no exits
+      const messages = stderr.mock.calls.map((c) => String(c[0])).join("");
+      expect(messages).toContain("the exit heads are untrained and no token exits early");
+      expect(messages).toContain("--adapter runs/<timestamp>/stage2/adapter");
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+    }
   });
 });
 

@@ -7,6 +7,11 @@ import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVoca
 import { numberFlag } from "../flags.js";
 import { bundledModelDir } from "../bundled.js";
 
+/** Said when exits are on without --adapter: fresh heads start with an exit probability below the gate. */
+export const UNTRAINED_HEADS_NOTE =
+  "no --adapter, so the exit heads are untrained and no token exits early (their exit probability, about 2%, is below the --min-exit-prob gate of 0.1); " +
+  "for learned exits pass --adapter runs/<timestamp>/stage2/adapter (written by eecot demo; eecot rl writes <out>/adapter)";
+
 interface GenerateOptions {
   model?: string;
   prompt?: string;
@@ -68,6 +73,7 @@ export function registerGenerate(program: Command): void {
       if (earlyExit) {
         const mode = (options.exits ?? "sample") as "sample" | "threshold" | "none";
         if (!["sample", "threshold", "none"].includes(mode)) throw new Error(`--exits must be sample, threshold or none, got "${options.exits}"`);
+        if (!options.adapter) process.stderr.write(`generate: ${UNTRAINED_HEADS_NOTE}\n`);
         const model = options.adapter ? await loadEarlyExitAdapters(options.adapter, loaded.model) : EarlyExitModel.create(loaded.model);
         const result = await model.generate([promptIds], {
           maxNewTokens,

@@ -8,7 +8,7 @@ import { loadDataSpec } from "@eecot/datasets";
 import { resolveEarlyExitConfig } from "@eecot/early-exit";
 import { DEFAULT_KL_FACTORS, sweepKlFactors } from "@eecot/distill";
 import { judgeConfigFromEnv } from "@eecot/eval";
-import { createProgress } from "../progress.js";
+import { createProgress, klSweepProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { examplePromptIds, parseLayerList } from "./calibrate.js";
 import { bundledModelDir } from "../bundled.js";
@@ -52,8 +52,6 @@ export function registerSweepKl(program: Command): void {
       const judge = judgeConfigFromEnv();
       const settingsCount = factors.length + 1;
       const progress = createProgress("sweep-kl", settingsCount * examples.length, { unit: "prompts" });
-      let finishedRows = 0;
-      let lastLabel = "";
       const started = performance.now();
       const result = await sweepKlFactors(
         base,
@@ -68,11 +66,7 @@ export function registerSweepKl(program: Command): void {
           seed: Number(options.seed),
           decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
           judge,
-          onProgress: (label, done, total) => {
-            if (label !== lastLabel && lastLabel !== "") finishedRows++;
-            lastLabel = label;
-            progress.update(finishedRows * total + done, { row: label });
-          },
+          onProgress: klSweepProgress(progress),
         },
       );
       progress.stop();
