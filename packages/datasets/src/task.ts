@@ -27,6 +27,8 @@ export interface TaskMeta {
   interesting?: boolean;
   /** ToM: story type, e.g. "tomi+asymmetric". */
   storyType?: string;
+  /** ToM (generated stories): the people, rooms and containers of the story. */
+  entities?: { people: string[]; rooms: string[]; containers: string[] };
   /** File-based sources: path and 1-based line. */
   file?: string;
   line?: number;
@@ -78,6 +80,7 @@ export function tomQuestionToTaskExample(story: TomStory, question: TomQuestion,
       order: question.order,
       interesting: question.interesting,
       storyType: story.storyType,
+      entities: { people: [...story.cast.people], rooms: [...story.cast.rooms], containers: story.cast.containers.map((c) => c.name) },
     },
   };
 }

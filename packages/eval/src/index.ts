@@ -3,3 +3,4 @@ export * from "./metrics.js";
 export * from "./judge-parse.js";
 export * from "./judge.js";
 export * from "./report/index.js";
+export * from "./externalisation/index.js";
