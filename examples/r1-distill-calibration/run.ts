@@ -8,11 +8,12 @@ import { buildTeacherTrajectories, calibrate, calibrationReport, sweepKlFactors 
 import { EarlyExitModel, loadEarlyExitAdapters } from "@eecot/early-exit";
 import { judgeConfigFromEnv, writeReport } from "@eecot/eval";
 import { currentBackend } from "@eecot/tensor-core";
-import { gsmExamples, promptIds } from "@eecot/cli";
-import { parseExampleArgs, setUp } from "../example-args.js";
+import { gsmExamples, promptIds, runScript } from "@eecot/cli";
+import { exampleCommand, parseExample, setUp } from "../example-args.js";
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const args = parseExampleArgs(argv, "r1-distill-calibration");
+  const command = exampleCommand("r1-distill-calibration", "Appendix A.1 / A.2 for DeepSeek-R1-Distill-Qwen-1.5B: the KL-factor sweep, stage-1 calibration, learned vs target exits");
+  const args = parseExample(command, argv);
   const { model: base, tokenizer } = await setUp(args);
   const started = performance.now();
   const n = args.model ? { prompts: 50, calibration: 128, steps: 200, tokens: 256 } : args.quick ? { prompts: 3, calibration: 6, steps: 3, tokens: 32 } : { prompts: 16, calibration: 32, steps: 60, tokens: 64 };
@@ -62,4 +63,4 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.log(`r1-distill-calibration: report ${written.htmlPath}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));
+if (import.meta.url === `file://${process.argv[1]}`) await runScript("r1-distill-calibration", () => main(process.argv.slice(2)));

@@ -9,3 +9,6 @@ export { chatPrompt, promptIds } from "./chat.js";
 export { createProgress, type Progress } from "./progress.js";
 export { buildRunReport } from "./commands/report.js";
 export { gsmExamples, tomExamples } from "./tiny/data.js";
+export { installErrorHandlers, reportError } from "./errors.js";
+export { scriptCommand, runScript, Command, CommanderError } from "./script.js";
+export { numberFlag, positiveIntegerFlag, nonNegativeIntegerFlag } from "./flags.js";

@@ -1,11 +1,12 @@
 // The whole method on one model, as `eecot demo` and the examples run it:
 // load → teacher trajectories → stage-1 calibration → A.1 KL sweep → A.2 check → evaluation
 // before RL → stage-2 RLOO → evaluation after RL → report. Everything lands in one run folder.
-import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TaskExample } from "@eecot/datasets";
 import { buildTeacherTrajectories, calibrate, calibrationReport, sweepKlFactors, type DistillConfigOverrides } from "@eecot/distill";
-import { EarlyExitModel, loadEarlyExitAdapters } from "@eecot/early-exit";
+import { EarlyExitModel, loadEarlyExitAdapters, type EarlyExitConfigOverrides } from "@eecot/early-exit";
 import { judgeConfigFromEnv, type ReportData, type TokenViewerSample, type ViewerToken } from "@eecot/eval";
 import type { RlooConfigOverrides } from "@eecot/rloo";
 import { currentBackend } from "@eecot/tensor-core";
@@ -34,6 +35,8 @@ export interface PipelineConfig {
   readonly distill: DistillConfigOverrides;
   /** Stage 2 (λ, β, k, steps, rates...). */
   readonly rloo: RlooConfigOverrides;
+  /** Exit layers, gate and LoRA (rank, α, targets); default DEFAULT_EARLY_EXIT_CONFIG / the model's early_exit_layers. */
+  readonly earlyExit?: EarlyExitConfigOverrides;
   /** Token-depth viewer samples per task. */
   readonly viewerSamples: number;
   readonly seed: number;
@@ -74,8 +77,38 @@ function viewerTokens(sample: EvaluationSample, exitLayers: readonly number[]): 
   return sample.pieces.map((text, t) => ({ text, exitLayer: sample.exitLayers[t]!, exitProbabilities: exitProbabilities(sample, t, exitLayers) }));
 }
 
+export interface PipelineOptions {
+  /** Where progress lines go; default stderr. */
+  readonly log?: (line: string) => void;
+  /**
+   * Continue a stopped run in the same folder: the teacher cache, stage 1 and stage 2 pick up
+   * from their newest checkpoints (the sweep, evaluations and report are redone). The run's
+   * config.json must match this config.
+   */
+  readonly resume?: boolean;
+}
+
+/** config.json of a run: the config with example lists replaced by their counts. */
+function runConfigDocument(model: string, config: PipelineConfig): Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ model, ...config, calibrationExamples: config.calibrationExamples.length, heldOutExamples: config.heldOutExamples.length, rlExamples: config.rlExamples.length, sweepExamples: config.sweepExamples.length })) as Record<string, unknown>;
+}
+
+/** With resume: refuse when the folder's config.json differs from this run's config (names the fields). */
+async function checkResumedConfig(file: string, document: Record<string, unknown>): Promise<void> {
+  if (!existsSync(file)) return;
+  const saved = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(saved), ...Object.keys(document)])];
+  const differing = keys.filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(document[key]));
+  if (differing.length > 0) {
+    const detail = differing.map((key) => `${key}: ${JSON.stringify(saved[key])} there, ${JSON.stringify(document[key])} now`).join("; ");
+    throw new Error(`--resume: ${file} was written with other settings (${detail}); resume with the same flags or start a new --out folder`);
+  }
+}
+
 /** Run the method end to end; returns the evaluation before/after RL and the report path. */
-export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config: PipelineConfig, runDir: string, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<PipelineResult> {
+export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config: PipelineConfig, runDir: string, options: PipelineOptions = {}): Promise<PipelineResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const resume = options.resume ?? false;
   const started = performance.now();
   const durations: { stage: string; seconds: number }[] = [];
   const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -86,14 +119,13 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
     return result;
   };
   await mkdir(runDir, { recursive: true });
-  await writeFile(
-    join(runDir, "config.json"),
-    JSON.stringify({ model: base.directory, ...config, calibrationExamples: config.calibrationExamples.length, heldOutExamples: config.heldOutExamples.length, rlExamples: config.rlExamples.length, sweepExamples: config.sweepExamples.length }, null, 2),
-  );
+  const configDocument = runConfigDocument(base.directory, config);
+  if (resume) await checkResumedConfig(join(runDir, "config.json"), configDocument);
+  await writeFile(join(runDir, "config.json"), JSON.stringify(configDocument, null, 2));
   const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
   const padTokenId = tokenizer.padTokenId ?? 0;
   const stopTokenIds = tokenizer.eosTokenIds;
-  const fresh = EarlyExitModel.create(base, { seed: config.seed });
+  const fresh = EarlyExitModel.create(base, { seed: config.seed, ...config.earlyExit });
   const exitLayers = [...fresh.exitLayers];
   const L = base.config.numLayers;
 
@@ -121,6 +153,7 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
     const result = await calibrate(fresh, calibrationTrajectories, {
       outDir: stage1Dir,
       config: { seed: config.seed, ...config.distill },
+      resume,
       padTokenId,
       onStep: (record) => progress.update(record.step, { loss: record.loss }),
     });
@@ -164,7 +197,7 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
 
   // Stage 2: RLOO with the exit-depth penalty, starting from the stage-1 adapters.
   const rl = await stage("stage 2: RLOO", () =>
-    runRl({ base, model: stage1, tokenizer, train: config.rlExamples, heldOut: config.heldOutExamples, config: { seed: config.seed, ...config.rloo }, outDir: join(runDir, "stage2"), evalMaxNewTokens: config.maxNewTokens }),
+    runRl({ base, model: stage1, tokenizer, train: config.rlExamples, heldOut: config.heldOutExamples, config: { seed: config.seed, ...config.rloo }, outDir: join(runDir, "stage2"), evalMaxNewTokens: config.maxNewTokens, resume }),
   );
   const after = await stage("evaluation: after RL", () => evaluateModel(base, stage1, tokenizer, config.heldOutExamples, { ...evalOptions, label: "evaluate after RL" }));
   stage1.dispose();

@@ -1,7 +1,8 @@
 // Stage 2 composed with the real model: an EarlyExitPolicy (stage-1 adapters + heads, frozen
 // copy as π_ref) trained by @eecot/rloo on task rewards from @eecot/datasets, with periodic
 // held-out evaluation. rloo itself never sees the transformer.
-import { appendFile, mkdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { rewardFor, type TaskExample } from "@eecot/datasets";
 import { EarlyExitPolicy, saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
@@ -49,6 +50,9 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
   await mkdir(outDir, { recursive: true });
   const metricsFile = join(outDir, "rl-metrics.jsonl");
   if (!options.resume) await rm(metricsFile, { force: true });
+  // A resumed run keeps the curve written before it stopped (steps after the checkpoint are
+  // replayed, identically, and replace their first records).
+  const previous = options.resume ? await readRlRecords(metricsFile) : { steps: [], curve: [] };
   const taskOf = new Map(options.train.map((e) => [e.prompt, e.task]));
   const policy = new EarlyExitPolicy(model, { codec: tokenizer, stopTokenIds: tokenizer.eosTokenIds, padTokenId: tokenizer.padTokenId ?? 0 });
   const steps: RlooStepMetrics[] = [];
@@ -69,7 +73,9 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
     await appendFile(metricsFile, JSON.stringify({ type: "eval", ...point }) + "\n");
     latest = { step, metrics: result.metrics };
   };
-  await evaluate(0);
+  const start = previous.curve.find((point) => point.step === 0);
+  if (start) curve.push(start);
+  else await evaluate(0);
   const total = options.config.steps ?? 380;
   const progress = createProgress("stage 2: RLOO", total, { unit: "steps", quiet: options.quiet });
   const result = await trainRloo({
@@ -95,10 +101,37 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
   await saveEarlyExitAdapters(adapterDir, model);
   policy.dispose();
   return {
-    steps,
-    curve,
+    steps: latestPerStep([...previous.steps, ...steps]),
+    curve: latestPerStep([...previous.curve, ...curve]),
     final: (latest as unknown as { metrics: EvaluationMetrics }).metrics,
     adapterDir,
     stopped: result.stopped,
   };
+}
+
+/** The records of an earlier (stopped) run in rl-metrics.jsonl; none when the file is absent. */
+async function readRlRecords(file: string): Promise<{ steps: RlooStepMetrics[]; curve: RlCurvePoint[] }> {
+  if (!existsSync(file)) return { steps: [], curve: [] };
+  const lines = (await readFile(file, "utf8")).split("\n").filter((line) => line.trim() !== "");
+  const records = lines.flatMap((line, i) => {
+    try {
+      return [JSON.parse(line) as { type: string; step: number }];
+    } catch (error) {
+      if (i === lines.length - 1) return []; // a line torn by the kill
+      throw new Error(`${file}:${i + 1}: not JSON (${(error as Error).message})`);
+    }
+  });
+  const strip = <T>(record: { type: string }): T => {
+    const { type: _type, ...rest } = record;
+    return rest as T;
+  };
+  return {
+    steps: records.filter((r) => r.type === "step").map((r) => strip<RlooStepMetrics>(r)),
+    curve: records.filter((r) => r.type === "eval").map((r) => strip<RlCurvePoint>(r)),
+  };
+}
+
+/** One record per step, the last written winning, in step order. */
+function latestPerStep<T extends { readonly step: number }>(records: readonly T[]): T[] {
+  return [...new Map(records.map((r) => [r.step, r])).values()].sort((a, b) => a.step - b.step);
 }
