@@ -25,9 +25,10 @@
 //
 // Legend: R rows (sequences × samples), S padded replay length, M generated tokens in the
 // rows, U generated tokens of the distinct sequences, C hidden, V vocab, m exitable layers.
-import { tf } from "@eecot/tensor-core";
-import { unembed } from "@eecot/transformer";
-import { exitLogProbabilities, gatherRows, logSigmoid, replayInputs, type EarlyExitModel } from "@eecot/early-exit";
+import { tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
+import { rmsNorm, unembed } from "@eecot/transformer";
+import { CHUNKED_VOCABULARY_THRESHOLD, exitLogProbabilities, gatherRows, logSigmoid, replayInputs, vocabularyChunksOf, type EarlyExitModel } from "@eecot/early-exit";
+import { chunkedTokenKl } from "./chunked-kl.js";
 import type { ExitLossKind, KlDirection } from "./config.js";
 import { replayBatch, residualRows, type TokenSequence } from "./divergence.js";
 
@@ -115,6 +116,43 @@ export function teacherLogProbabilities(model: EarlyExitModel, sequences: readon
   }
 }
 
+/**
+ * The frozen teacher of a pass in vocabulary chunks: its final-normed hidden state [U, C] per
+ * generated token (0.6 GB of [U, V] log-probs per 1,000 tokens become 6 MB at C = 1536); the
+ * loss recomputes the teacher's logits chunk by chunk.
+ */
+export interface ChunkedTeacher {
+  readonly normedHidden: tf.Tensor2D; // [U, C]
+  readonly vocabulary: VocabularyChunks;
+}
+
+/** Vocabulary columns per chunk for stage 1: 0 (full width) up to CHUNKED_VOCABULARY_THRESHOLD, else [C, Vc] blocks of 64 MiB. */
+export function defaultDistillChunkColumns(hiddenSize: number, vocabSize: number): number {
+  return vocabSize > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(hiddenSize, vocabSize, 64 * 2 ** 20) : 0;
+}
+
+/**
+ * The teacher for `sequences`: full-width log-probs [U, V] when `columns` is 0 or covers the
+ * vocabulary, else a ChunkedTeacher. The caller disposes it with `disposeTeacher`.
+ */
+export function teacherForPass(model: EarlyExitModel, sequences: readonly TokenSequence[], columns: number, padTokenId = 0): tf.Tensor2D | ChunkedTeacher {
+  const { base } = model;
+  if (columns <= 0 || columns >= base.config.vocabSize) return teacherLogProbabilities(model, sequences, padTokenId);
+  const replay = replayBatch(sequences, padTokenId);
+  const [final] = residualRows(base, replay.ids, replay.attentionMask, [base.config.numLayers], replay.rows); // [U, C]
+  try {
+    return { normedHidden: tf.tidy(() => rmsNorm(final!, base.params.norm, base.config.rmsNormEps) as tf.Tensor2D), vocabulary: vocabularyChunksOf(base.params, columns) };
+  } finally {
+    final!.dispose();
+  }
+}
+
+/** Frees what `teacherForPass` made (the shared vocabulary chunks stay). */
+export function disposeTeacher(teacher: tf.Tensor2D | ChunkedTeacher): void {
+  if (teacher instanceof tf.Tensor) teacher.dispose();
+  else teacher.normedHidden.dispose();
+}
+
 /** Per-token KL of student log-probs against teacher log-probs, both [M, V] → [M]. */
 export function tokenKl(studentLogProbs: tf.Tensor2D, teacherLogProbs: tf.Tensor2D, direction: KlDirection): tf.Tensor1D {
   return tf.tidy(() => {
@@ -148,10 +186,14 @@ export interface DistillLossParts {
 }
 
 /**
- * The loss of one pass, differentiable in the model's LoRA and heads. `teacherLogProbs` [U, V]
- * comes from `teacherLogProbabilities(model, pass.sequences)` (computed outside any gradient).
+ * The loss of one pass, differentiable in the model's LoRA and heads. The teacher comes from
+ * `teacherLogProbabilities(model, pass.sequences)` ([U, V] log-probs) or `teacherForPass`
+ * (either, or a ChunkedTeacher: the same loss without [M, V] logits), computed outside any
+ * gradient.
  */
-export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, teacherLogProbs: tf.Tensor2D, options: DistillLossOptions): DistillLossParts {
+export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, teacher: tf.Tensor2D | ChunkedTeacher, options: DistillLossOptions): DistillLossParts {
+  const chunked = teacher instanceof tf.Tensor ? null : teacher;
+  const teacherRows = chunked ? chunked.normedHidden.shape[0] : (teacher as tf.Tensor2D).shape[0];
   const { base } = model;
   const L = model.numLayers;
   const m = model.exitLayers.length;
@@ -185,7 +227,7 @@ export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, te
     }
     offset += T;
   });
-  if (teacherLogProbs.shape[0] !== offset) throw new Error(`distillationLoss: teacher log-probs have ${teacherLogProbs.shape[0]} rows for ${offset} generated tokens`);
+  if (teacherRows !== offset) throw new Error(`distillationLoss: the teacher has ${teacherRows} rows for ${offset} generated tokens`);
   const replay = replayBatch(rows, options.padTokenId ?? 0);
   const S = replay.width;
   const paddedExits = exits.map((row) => [...Array<number>(S - row.length).fill(L), ...row]);
@@ -195,9 +237,17 @@ export function distillationLoss(model: EarlyExitModel, pass: PrescribedPass, te
     const result = model.forwardPrescribed(replay.ids, paddedExits, { attentionMask: replay.attentionMask, skipLogits: true, training: options.training ?? true });
     const R = rows.length;
     const hidden = gatherRows(tf.reshape(result.hidden, [R * S, C]) as tf.Tensor2D, replay.rows); // [M, C] = h_{x_t}
-    const studentLogProbs = logSoftmaxRows(unembed(base.params, base.config, hidden)); // [M, V]
-    const teacher = tf.gather(teacherLogProbs, tf.tensor1d(teacherRow, "int32")) as tf.Tensor2D; // [M, V], constant
-    const klSum = tf.sum(tokenKl(studentLogProbs, teacher, options.klDirection)) as tf.Scalar;
+    let tokenKls: tf.Tensor1D; // [M]
+    if (chunked) {
+      const studentNormed = rmsNorm(hidden, base.params.norm, base.config.rmsNormEps) as tf.Tensor2D; // [M, C]
+      const teacherNormed = tf.gather(chunked.normedHidden, tf.tensor1d(teacherRow, "int32")) as tf.Tensor2D; // [M, C], constant
+      tokenKls = chunkedTokenKl(studentNormed, teacherNormed, chunked.vocabulary, options.klDirection);
+    } else {
+      const studentLogProbs = logSoftmaxRows(unembed(base.params, base.config, hidden)); // [M, V]
+      const teacherLogProbs = tf.gather(teacher as tf.Tensor2D, tf.tensor1d(teacherRow, "int32")) as tf.Tensor2D; // [M, V], constant
+      tokenKls = tokenKl(studentLogProbs, teacherLogProbs, options.klDirection);
+    }
+    const klSum = tf.sum(tokenKls) as tf.Scalar;
     const tokenExitLogits = () => gatherRows(tf.reshape(result.exitLogits, [R * S, m]) as tf.Tensor2D, replay.rows); // [M, m]
     const exitNllSum = (m === 0
       ? tf.scalar(0)

@@ -6,7 +6,7 @@ import type { EarlyExitModel } from "@eecot/early-exit";
 import { clipScale, globalGradientNorm } from "./adam.js";
 import type { DistillOptimizers } from "./checkpoint.js";
 import type { DistillConfig } from "./config.js";
-import { distillationLoss, teacherLogProbabilities, type PrescribedPass } from "./loss.js";
+import { defaultDistillChunkColumns, disposeTeacher, distillationLoss, teacherForPass, type PrescribedPass } from "./loss.js";
 
 /** The loss became NaN or infinite: nothing was updated and no checkpoint is written. */
 export class NonFiniteLossError extends Error {
@@ -36,7 +36,12 @@ export async function distillStep(
   optimizers: DistillOptimizers,
   passes: readonly PrescribedPass[],
   config: Pick<DistillConfig, "klDirection" | "maxGradientNorm"> & { readonly exitLoss?: DistillConfig["exitLoss"] },
-  options: { readonly padTokenId?: number; readonly step?: number } = {},
+  options: {
+    readonly padTokenId?: number;
+    readonly step?: number;
+    /** Teacher and student unembedded in chunks of this many vocabulary columns; 0 = full width. Default: chunks of 64 MiB above 32,768 tokens. */
+    readonly vocabularyChunkColumns?: number;
+  } = {},
 ): Promise<StepResult> {
   const groups = model.trainableVariables();
   const variables = [...groups.lora, ...groups.heads];
@@ -48,7 +53,8 @@ export async function distillStep(
   let exitNllSum = 0;
   try {
     for (const pass of passes) {
-      const teacher = teacherLogProbabilities(model, pass.sequences, options.padTokenId);
+      const { hiddenSize, vocabSize } = model.base.config;
+      const teacher = teacherForPass(model, pass.sequences, options.vocabularyChunkColumns ?? defaultDistillChunkColumns(hiddenSize, vocabSize), options.padTokenId);
       let kept: tf.Tensor[] = [];
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
@@ -58,7 +64,7 @@ export async function distillStep(
           return parts.loss;
         }, variables);
       } finally {
-        teacher.dispose();
+        disposeTeacher(teacher);
       }
       const [klValue, exitValue] = await Promise.all(kept.map(async (t) => (await t.data())[0]!));
       tf.dispose([...kept, result.value]);

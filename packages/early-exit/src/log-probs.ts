@@ -57,7 +57,8 @@ export const CHUNKED_VOCABULARY_THRESHOLD = 32768;
 // One split of the (frozen) unembedding per model and chunk width, reused across calls.
 const vocabularyChunkCache = new WeakMap<tf.Tensor2D, Map<number, VocabularyChunks>>();
 
-function vocabularyChunksOf(params: QwenParams, columns: number): VocabularyChunks {
+/** The unembedding of `params` split into [C, columns] blocks, made once per model and width and kept (the weights are frozen). */
+export function vocabularyChunksOf(params: QwenParams, columns: number): VocabularyChunks {
   let byWidth = vocabularyChunkCache.get(params.lmHeadT);
   if (!byWidth) vocabularyChunkCache.set(params.lmHeadT, (byWidth = new Map()));
   let chunks = byWidth.get(columns);

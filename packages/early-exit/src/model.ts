@@ -89,6 +89,12 @@ export interface EarlyExitGenerationOptions {
   readonly padTokenId?: number;
   /** Seed for every token and exit draw, e.g. 1234. Default 0. */
   readonly seed?: number;
+  /**
+   * One seed per row (overrides `seed`): row b draws its exits and tokens from its own stream,
+   * so what it generates does not depend on the other rows of the batch (a batch of 32 gives the
+   * same tokens and exits as 32 one-row calls with the same seeds).
+   */
+  readonly rowSeeds?: readonly number[];
   /** Exit rule, default "sample". */
   readonly mode?: ExitMode;
   /** Threshold for mode "threshold", default 0.5. */
@@ -252,7 +258,8 @@ export class EarlyExitModel {
    * Batched, KV-cached generation with per-token exits. Per step and per layer in order: run
    * the layer (K/V only once every live row has exited), then at an exitable layer evaluate
    * the head for the rows still running and draw their exits; emit each row's token from
-   * unembed(h_{x_t}). Seeded: one Rng drives exit and token draws in a fixed order.
+   * unembed(h_{x_t}). Seeded: one Rng drives exit and token draws in a fixed order (or one
+   * Rng per row with `rowSeeds`).
    */
   async generate(prompts: readonly (readonly number[])[], options: EarlyExitGenerationOptions): Promise<EarlyExitGenerationResult> {
     const { config } = this.base;
@@ -283,7 +290,10 @@ export class EarlyExitModel {
     const useHeads = forced === null && mode !== "none" && m > 0;
 
     const B = prompts.length;
-    const rng = new Rng(options.seed ?? 0);
+    if (options.rowSeeds && options.rowSeeds.length !== B) throw new Error(`generate: ${options.rowSeeds.length} rowSeeds for ${B} prompts`);
+    const sharedRng = new Rng(options.seed ?? 0);
+    const rowRngs = options.rowSeeds?.map((seed) => new Rng(seed)) ?? null;
+    const rngOf = (b: number) => rowRngs?.[b] ?? sharedRng;
     const rows = prompts.map(() => ({
       tokens: [] as number[],
       exitLayers: [] as number[],
@@ -367,7 +377,7 @@ export class EarlyExitModel {
               headZ[b]![k] = values[b]!;
               const p = gatedExitProbability(values[b]!, gate);
               // A draw is consumed only for a live, not-yet-exited row whose gate is open.
-              const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rng.uniform() < p;
+              const exit = mode === "threshold" ? p > 0 && p >= threshold : p > 0 && rngOf(b).uniform() < p;
               if (exit) {
                 exited[b] = true;
                 exitLayer[b] = l;
@@ -392,7 +402,7 @@ export class EarlyExitModel {
             return;
           }
           const rowLogits = logits.subarray(b * V, (b + 1) * V);
-          const token = sampleToken(rowLogits, sampling, rng);
+          const token = sampleToken(rowLogits, sampling, rngOf(b));
           const x = exitLayer[b]!;
           const exitLogProb = useHeads ? exitLogProbabilityOf(headZ[b]!.filter((z) => !Number.isNaN(z)), x === L ? m : this.exitIndexOf(x), gate) : 0;
           const tokenLogProb = logSoftmaxAt(rowLogits, token);

@@ -56,6 +56,13 @@ export function exitDecisionEntropy(headProbabilities: readonly number[], minExi
   return entropy;
 }
 
+/** The seed of rollout `index` of a request seeded `seed` (distinct for every pair while index < 2^16). */
+export function rolloutSeed(seed: number, index: number): number {
+  const value = seed * 65536 + index;
+  if (!Number.isSafeInteger(value)) throw new Error(`rollout seed ${seed} is too large (|seed| must stay below 2^37)`);
+  return value;
+}
+
 /** `AugmentedVocabularyPolicy` over an `EarlyExitModel`, with a frozen reference snapshot. */
 export class EarlyExitPolicy implements AugmentedVocabularyPolicy {
   readonly numLayers: number;
@@ -101,7 +108,7 @@ export class EarlyExitPolicy implements AugmentedVocabularyPolicy {
     const jobs = encoded.flatMap((tokens, promptIndex) => Array.from({ length: request.samplesPerPrompt }, () => ({ promptIndex, tokens })));
     const batchSize = this.options.generationBatchSize ?? Math.max(1, jobs.length);
     const rollouts: PolicyRollout[] = [];
-    for (let start = 0, batch = 0; start < jobs.length; start += batchSize, batch++) {
+    for (let start = 0; start < jobs.length; start += batchSize) {
       const chunk = jobs.slice(start, start + batchSize);
       const result = await this.model.generate(
         chunk.map((j) => j.tokens),
@@ -111,7 +118,8 @@ export class EarlyExitPolicy implements AugmentedVocabularyPolicy {
           topP: this.options.topP ?? 1,
           stopTokenIds: this.stopTokenIds,
           padTokenId: this.padTokenId,
-          seed: request.seed + 7919 * batch,
+          // Rollout j's own stream: the same rollouts whatever generationBatchSize is.
+          rowSeeds: chunk.map((_, i) => rolloutSeed(request.seed, start + i)),
           mode: "sample",
         },
       );

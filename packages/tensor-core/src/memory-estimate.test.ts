@@ -7,6 +7,7 @@ import {
   formatBytes,
   memoryBudget,
   MemoryEstimateError,
+  LARGER_BACKENDS,
   type DecoderShape,
 } from "./memory-estimate.js";
 
@@ -15,6 +16,8 @@ const MiB = 2 ** 20;
 
 // Published shapes. Qwen3-0.6B: 0.6B parameters, 0.44B without the embedding (model card).
 const QWEN3_0_6B: DecoderShape = { vocabSize: 151_936, hiddenSize: 1024, intermediateSize: 3072, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true, qkNorm: true };
+// DeepSeek-R1-Distill-Qwen-1.5B (config.json): untied, q/k/v biases, head dim 1536 / 12 = 128.
+const R1_DISTILL_1_5B: DecoderShape = { vocabSize: 151_936, hiddenSize: 1536, intermediateSize: 8960, numLayers: 28, numHeads: 12, numKvHeads: 2, headDim: 128, tieWordEmbeddings: false, attentionBias: true };
 const QWEN3_4B: DecoderShape = { vocabSize: 151_936, hiddenSize: 2560, intermediateSize: 9728, numLayers: 36, numHeads: 32, numKvHeads: 8, headDim: 128, tieWordEmbeddings: true, qkNorm: true };
 // The transformer package's tiny fixtures (test/fixtures/*/config.json).
 const QWEN3_TINY: DecoderShape = { vocabSize: 384, hiddenSize: 64, intermediateSize: 160, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 32, tieWordEmbeddings: true, qkNorm: true };
@@ -79,7 +82,7 @@ describe("estimateMemory", () => {
 
 describe("memoryBudget and checkMemory", () => {
   it("budgets: wasm's 4 GiB heap, system memory for cpu and software GPUs, unknown for hardware GPUs, env override", () => {
-    expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null });
+    expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null, largerBackends: LARGER_BACKENDS });
     expect(memoryBudget({ name: "wasm" }, 2 * GiB).bytes).toBe(2 * GiB);
     expect(memoryBudget({ name: "cpu" }, 8 * GiB).bytes).toBe(8 * GiB);
     expect(memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 8 * GiB)).toEqual({ bytes: 8 * GiB, source: "system memory, shared with the software GPU", maxTensorBytes: 128 * MiB });
@@ -118,6 +121,37 @@ describe("memoryBudget and checkMemory", () => {
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(MemoryEstimateError);
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(/^not loading the model: memory estimate for 4\.02B parameters .* this will not fit/);
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, force: true })).not.toThrow();
+  });
+
+  it("wasm counts XNNPACK's packed copy of every weight over the SIMD kernel's limit", () => {
+    // Qwen3-0.6B: only the unembedding [1024, 151936] is over 4 Mi elements (MLP 1024 × 3072 is not).
+    const plain = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32 });
+    const packed = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32, packedWeightCopies: true });
+    expect(plain.packedWeightBytes).toBe(0);
+    expect(packed.packedWeightBytes).toBe(151_936 * 1024 * 4);
+    expect(packed.totalBytes - plain.totalBytes).toBe(151_936 * 1024 * 4);
+    // R1-Distill-1.5B: the untied head, 3 MLP projections (1536 × 8960) and none of q/k/v/o (1536 × 1536 = 2.4 Mi) per layer.
+    expect(estimateMemory(R1_DISTILL_1_5B, { packedWeightCopies: true }).packedWeightBytes).toBe((1536 * 151_936 + 28 * 3 * 1536 * 8960) * 4);
+  });
+
+  it("wasm refuses R1-Distill-1.5B and Qwen3-4B before loading: estimate, the 4 GiB ceiling and the backends that can", () => {
+    for (const [shape, params, weights] of [[R1_DISTILL_1_5B, "1.78B", "6.62 GiB"], [QWEN3_4B, "4.02B", "15.0 GiB"]] as const) {
+      const lines: string[] = [];
+      let message = "";
+      try {
+        assertMemoryFits(shape, { batchSize: 1, sequenceLength: 1024, positionsPerCall: 128 }, { name: "wasm" }, { log: (line) => lines.push(line), systemBytes: 64 * GiB });
+      } catch (error) {
+        expect(error).toBeInstanceOf(MemoryEstimateError);
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`^not loading the model: memory estimate for ${params.replace(".", "\\.")} parameters \\(batch 1, 1024 positions, 128 per call\\): weights ${weights.replace(".", "\\.")} \\+ `));
+      expect(message).toContain("XNNPACK packed weights");
+      expect(message).toMatch(/this will not fit: it needs about [\d.]+ GiB but the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB, and the weights \(with their packed copies\), KV cache alone take [\d.]+ GiB: this model is too large for this backend; backends that can: webgpu on a GPU with enough memory \(--backend webgpu\), tensorflow \(--backend tensorflow, with @tensorflow\/tfjs-node-gpu or tfjs-node\), or cpu \(--backend cpu; system memory, very slow\)$/);
+      expect(lines).toEqual([`eecot: ${message.slice("not loading the model: ".length)}`]);
+    }
+    // The same models on a hardware GPU with a known budget are not refused.
+    vi.stubEnv("EECOT_DEVICE_MEMORY_GB", "141");
+    expect(assertMemoryFits(QWEN3_4B, { batchSize: 1, sequenceLength: 1024, positionsPerCall: 128 }, { name: "webgpu", software: false }, { log: () => {} }).packedWeightBytes).toBe(0);
   });
 
   it("assertMemoryFits with onlyWhenItMatters is silent on an easy fit only", () => {

@@ -4,10 +4,14 @@
 // - tied embeddings are held twice (the table [V, C] for lookups and its transpose [C, V] as
 //   the unembedding);
 // - qwenForward runs in one tf.tidy, so every layer's intermediates live until it returns;
-// - attention materialises scores [B, H, T, S] (plus mask-added and softmax copies).
+// - attention materialises scores [B, H, T, S] (plus mask-added and softmax copies);
+// - on wasm, tfjs-wasm's XNNPACK multiplies every weight over SIMD_FORWARD_MAX_WEIGHTS elements
+//   (the unembedding; for C ≥ 1536 the MLP and attention projections too) through an operator
+//   that keeps a packed copy of that weight for as long as the weight lives.
 // Legend: B batch, T positions per call, S key positions (cache + T), C hidden, H / K query /
 // kv heads, D head dim, F ffn width, V vocabulary, L layers.
 import { totalmem } from "node:os";
+import { SIMD_FORWARD_MAX_WEIGHTS } from "./kernels/mat-mul-2d.js";
 
 /** Architecture numbers the estimate needs (transformer's QwenConfig satisfies this). */
 export interface DecoderShape {
@@ -39,6 +43,8 @@ export interface MemoryWorkload {
   readonly trainableParameters: number;
   /** Bytes per value; 4 (float32) everywhere in this codebase. */
   readonly bytesPerValue: number;
+  /** Count XNNPACK's packed copies of large weights (the wasm backend); `assertMemoryFits` sets it from the backend. */
+  readonly packedWeightCopies: boolean;
 }
 
 export const DEFAULT_MEMORY_WORKLOAD: MemoryWorkload = {
@@ -49,6 +55,7 @@ export const DEFAULT_MEMORY_WORKLOAD: MemoryWorkload = {
   logitsChunkColumns: 0,
   trainableParameters: 0,
   bytesPerValue: 4,
+  packedWeightCopies: false,
 };
 
 /** Defaults filled in and checked; positionsPerCall defaults to sequenceLength. */
@@ -84,6 +91,8 @@ export interface MemoryEstimate {
   readonly logitsBytes: number;
   /** Gradients and Adam moments of the trainable parameters (3 values each). */
   readonly optimizerBytes: number;
+  /** XNNPACK's packed copies of the weights over SIMD_FORWARD_MAX_WEIGHTS elements (wasm; 0 unless workload.packedWeightCopies). */
+  readonly packedWeightBytes: number;
   readonly totalBytes: number;
   /** The largest single tensor: it must fit one GPU buffer binding. */
   readonly largestTensor: { readonly name: string; readonly bytes: number };
@@ -119,7 +128,11 @@ export function estimateMemory(shape: DecoderShape, overrides: Partial<MemoryWor
   const chunk = workload.logitsChunkColumns > 0 ? Math.min(V, workload.logitsChunkColumns) : V;
   const logitsBytes = (logitsRows * V + (chunk < V ? logitsRows * chunk : 0)) * bytes * (training ? 2 : 1);
   const optimizerBytes = 3 * workload.trainableParameters * bytes;
-  const totalBytes = weightBytes + tiedHeadCopyBytes + kvCacheBytes + activationBytes + logitsBytes + optimizerBytes;
+  // Weights multiplied by through XNNPACK (over the SIMD kernel's limit), packed once each.
+  const packed = (elements: number) => (elements > SIMD_FORWARD_MAX_WEIGHTS ? elements : 0);
+  const packedPerLayer = packed(C * H * D) + 2 * packed(C * K * D) + packed(H * D * C) + 3 * packed(C * F);
+  const packedWeightBytes = workload.packedWeightCopies ? (packed(C * V) + L * packedPerLayer) * bytes : 0;
+  const totalBytes = weightBytes + tiedHeadCopyBytes + kvCacheBytes + activationBytes + logitsBytes + optimizerBytes + packedWeightBytes;
   const candidates: { name: string; bytes: number }[] = [
     { name: `embedding table [${V}, ${C}]`, bytes: V * C * bytes },
     { name: chunk < V ? `unembedding chunk [${C}, ${chunk}]` : `unembedding [${C}, ${V}]`, bytes: C * chunk * bytes },
@@ -128,7 +141,7 @@ export function estimateMemory(shape: DecoderShape, overrides: Partial<MemoryWor
     { name: chunk < V ? `logits chunk [${logitsRows}, ${chunk}]` : `logits [${logitsRows}, ${V}]`, bytes: logitsRows * chunk * bytes },
   ];
   const largestTensor = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { parameters, weightBytes, tiedHeadCopyBytes, kvCacheBytes, activationBytes, logitsBytes, optimizerBytes, totalBytes, largestTensor, workload };
+  return { parameters, weightBytes, tiedHeadCopyBytes, kvCacheBytes, activationBytes, logitsBytes, optimizerBytes, packedWeightBytes, totalBytes, largestTensor, workload };
 }
 
 /** How much memory the active backend may use, when it can be known. */
@@ -139,7 +152,15 @@ export interface MemoryBudget {
   readonly source: string;
   /** Largest single buffer a shader may bind (webgpu), or null for no such limit. */
   readonly maxTensorBytes: number | null;
+  /** When the budget is a hard ceiling of the backend (the wasm heap): the backends that hold more, for the refusal message. */
+  readonly largerBackends?: string;
 }
+
+/** Where a model that does not fit the wasm heap can run instead (README "Backends"). */
+export const LARGER_BACKENDS =
+  "backends that can: webgpu on a GPU with enough memory (--backend webgpu), " +
+  "tensorflow (--backend tensorflow, with @tensorflow/tfjs-node-gpu or tfjs-node), " +
+  "or cpu (--backend cpu; system memory, very slow)";
 
 /** A backend as `initBackend` reports it, plus the webgpu adapter's binding limit when known. */
 export interface BudgetBackend {
@@ -167,7 +188,7 @@ export function memoryBudget(backend: BudgetBackend, systemBytes = totalmem()): 
     case "wasm":
       return systemBytes < WASM32_HEAP_BYTES
         ? { bytes: systemBytes, source: "system memory", maxTensorBytes }
-        : { bytes: WASM32_HEAP_BYTES, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes };
+        : { bytes: WASM32_HEAP_BYTES, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes, largerBackends: LARGER_BACKENDS };
     case "webgpu":
       return backend.software
         ? { bytes: systemBytes, source: "system memory, shared with the software GPU", maxTensorBytes }
@@ -205,10 +226,15 @@ export function checkMemory(estimate: MemoryEstimate, budget: MemoryBudget): Mem
     };
   }
   if (budget.bytes === null) return { verdict: "unknown", message: `${line}; budget: ${budget.source}` };
-  const fixed = estimate.weightBytes + estimate.tiedHeadCopyBytes + estimate.kvCacheBytes + estimate.optimizerBytes;
+  const fixed = estimate.weightBytes + estimate.tiedHeadCopyBytes + estimate.kvCacheBytes + estimate.optimizerBytes + estimate.packedWeightBytes;
   const over = `needs about ${formatBytes(estimate.totalBytes)} but ${budget.source} allows ${formatBytes(budget.bytes)}`;
-  if (fixed > budget.bytes || estimate.totalBytes > 1.25 * budget.bytes) {
-    return { verdict: "too-big", message: `${line}; this will not fit: it ${over} (use a smaller model, a shorter sequence or batch, or a backend with more memory)` };
+  if (fixed > budget.bytes) {
+    const what = `the weights${estimate.packedWeightBytes ? " (with their packed copies)" : ""}, KV cache${estimate.optimizerBytes ? " and optimizer state" : ""} alone take ${formatBytes(fixed)}`;
+    const instead = budget.largerBackends ? `: this model is too large for this backend; ${budget.largerBackends}` : " (use a smaller model or a backend with more memory)";
+    return { verdict: "too-big", message: `${line}; this will not fit: it ${over}, and ${what}${instead}` };
+  }
+  if (estimate.totalBytes > 1.25 * budget.bytes) {
+    return { verdict: "too-big", message: `${line}; this will not fit: it ${over} (use a shorter sequence or batch, a smaller model${budget.largerBackends ? `, or another backend; ${budget.largerBackends}` : ", or a backend with more memory"})` };
   }
   if (estimate.totalBytes > budget.bytes) return { verdict: "tight", message: `${line}; tight: it ${over}; it may still run` };
   return { verdict: "fits", message: `${line}; budget ${formatBytes(budget.bytes)} (${budget.source})` };
@@ -243,7 +269,7 @@ export interface AssertMemoryOptions {
  */
 export function assertMemoryFits(shape: DecoderShape, workload: Partial<MemoryWorkload>, backend: BudgetBackend, options: AssertMemoryOptions = {}): MemoryEstimate {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const estimate = estimateMemory(shape, workload);
+  const estimate = estimateMemory(shape, { packedWeightCopies: backend.name === "wasm", ...workload });
   const budget = memoryBudget(backend, options.systemBytes);
   const check = checkMemory(estimate, budget);
   const easyFit = check.verdict === "fits" && budget.bytes !== null && estimate.totalBytes <= budget.bytes / 2;
@@ -259,6 +285,7 @@ export function formatMemoryEstimate(estimate: MemoryEstimate): string {
   if (estimate.tiedHeadCopyBytes) parts.push(`tied head copy ${formatBytes(estimate.tiedHeadCopyBytes)}`);
   parts.push(`KV cache ${formatBytes(estimate.kvCacheBytes)}`, `activations ${formatBytes(estimate.activationBytes)}`, `logits ${formatBytes(estimate.logitsBytes)}`);
   if (estimate.optimizerBytes) parts.push(`gradients + Adam ${formatBytes(estimate.optimizerBytes)}`);
+  if (estimate.packedWeightBytes) parts.push(`XNNPACK packed weights ${formatBytes(estimate.packedWeightBytes)}`);
   const params = estimate.parameters >= 1e8 ? `${(estimate.parameters / 1e9).toFixed(2)}B` : `${(estimate.parameters / 1e6).toFixed(1)}M`;
   return `memory estimate for ${params} parameters (batch ${w.batchSize}, ${w.sequenceLength} positions, ${w.positionsPerCall} per call${w.trainableParameters ? ", training" : ""}): ${parts.join(" + ")} = ${formatBytes(estimate.totalBytes)}`;
 }

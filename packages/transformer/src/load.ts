@@ -73,9 +73,11 @@ export function paramsFromTensors(config: QwenConfig, tensors: ReadonlyMap<strin
   const get = (key: string) => tensors.get(key)!;
   const vector = (key: string) => tf.tensor1d(get(key).data as Float32Array);
   // Projections are stored [out, in] in the checkpoint; we keep [in, out] so y = x · Wᵀ is a plain matMul.
+  // Transposed on the host and uploaded once: a device-side transpose would hold both layouts at
+  // once and leave holes in the wasm heap (Qwen3-0.6B ran out of its 4 GiB that way).
   const transposed = (key: string): tf.Tensor2D => {
     const { shape, data } = get(key);
-    return tf.tidy(() => tf.transpose(tf.tensor2d(data as Float32Array, [shape[0]!, shape[1]!])));
+    return tf.tensor2d(transposeOnHost(data as Float32Array, shape[0]!, shape[1]!), [shape[1]!, shape[0]!]);
   };
   const linearParams = (prefix: string, withBias: boolean): LinearParams => ({
     weightT: transposed(`${prefix}.weight`),
@@ -100,8 +102,24 @@ export function paramsFromTensors(config: QwenConfig, tensors: ReadonlyMap<strin
   }
   const embedData = get("model.embed_tokens.weight").data as Float32Array;
   const embedTokens = tf.tensor2d(embedData, [config.vocabSize, config.hiddenSize]);
-  const lmHeadT = config.tieWordEmbeddings ? tf.tidy(() => tf.transpose(embedTokens)) : transposed("lm_head.weight");
+  const lmHeadT = config.tieWordEmbeddings
+    ? tf.tensor2d(transposeOnHost(embedData, config.vocabSize, config.hiddenSize), [config.hiddenSize, config.vocabSize])
+    : transposed("lm_head.weight");
   return { embedTokens, layers, norm: vector("model.norm.weight"), lmHeadT };
+}
+
+/** [rows, columns] row-major → [columns, rows], in blocks so both sides stay in cache. */
+function transposeOnHost(data: Float32Array, rows: number, columns: number): Float32Array {
+  const out = new Float32Array(rows * columns);
+  const BLOCK = 64;
+  for (let r0 = 0; r0 < rows; r0 += BLOCK) {
+    const r1 = Math.min(rows, r0 + BLOCK);
+    for (let c0 = 0; c0 < columns; c0 += BLOCK) {
+      const c1 = Math.min(columns, c0 + BLOCK);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * columns + c]!;
+    }
+  }
+  return out;
 }
 
 /** A loaded decoder: its config and weights. */

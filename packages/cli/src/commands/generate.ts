@@ -51,7 +51,11 @@ export function registerGenerate(program: Command): void {
       options.model ??= bundledModelDir();
       if (!options.prompt === !options.ids) throw new Error("generate needs exactly one of --prompt or --ids");
       const backend = await startBackend(command);
-      const loaded = await loadModelFolder(options.model);
+      // The memory check's workload: this prompt (a byte-level BPE token is at least one UTF-8
+      // byte; 64 more for the chat template) plus the new tokens, one row.
+      const promptBound = options.ids ? parseIds(options.ids).length : Buffer.byteLength(options.prompt!, "utf8") + (options.raw ? 0 : 64);
+      const newTokensBound = Math.max(0, Math.floor(Number(options.maxNewTokens)) || 0);
+      const loaded = await loadModelFolder(options.model, { batchSize: 1, sequenceLength: promptBound + newTokensBound, positionsPerCall: promptBound, trainableParameters: 0 });
       const { config, params } = loaded.model;
       const tokenizer = options.prompt ? requireTokenizer(loaded, "--prompt") : loaded.tokenizer;
       let promptIds: number[];

@@ -1,7 +1,7 @@
 // `eecot make-checkpoint`: the published configs exactly, and a shrunken folder of every preset
 // round-trips through the ordinary loader (config, sharded weights via the index, tokenizer).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -79,5 +79,17 @@ describe("eecot make-checkpoint --tiny", () => {
     await expect(runCli(["node", "eecot", "make-checkpoint", "--preset", "qwen3-7b", "--out", out])).rejects.toThrow(/--preset "qwen3-7b": expected one of qwen3-4b, r1-distill-qwen-1.5b, qwen3-0.6b/);
     await expect(runCli(["node", "eecot", "make-checkpoint", "--preset", "qwen3-4b", "--out", out, "--dtype", "int8"])).rejects.toThrow(/--dtype must be bf16 or f32/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("the full-size presets on wasm", () => {
+  test.each(["r1-distill-qwen-1.5b", "qwen3-4b"] as const)("%s is refused before any weight is read, naming the backends that can", async (preset) => {
+    // config.json only: were the estimate not to refuse, loading would fail on the missing weights instead.
+    const dir = join(await mkdtemp(join(tmpdir(), "eecot-refuse-")), preset);
+    await mkdir(dir);
+    await writeFile(join(dir, "config.json"), JSON.stringify(QWEN_PRESETS[preset].config));
+    await expect(runCli(["node", "eecot", "--backend", "wasm", "generate", "--model", dir, "--ids", "1,2,3"])).rejects.toThrow(
+      /^not loading the model: memory estimate for \d\.\d\dB parameters .* the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB, .* backends that can: webgpu .*tensorflow .*cpu/,
+    );
   });
 });
