@@ -23,6 +23,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // After the summary: each skipped test file and why (a skipped browser or webgpu test says so).
+    reporters: ["default", "./test/skip-reasons-reporter.ts"],
     maxWorkers: 2,
   },
 });

@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 const registryReachable = spawnSync("npm", ["view", "@tensorflow/tfjs-core@4.22.0", "version"], { encoding: "utf8", timeout: 30_000 }).status === 0;
 
 describe("pnpm pack of @eecot/early-exit", () => {
-  test.skipIf(!registryReachable)("installs and imports in a fresh folder", () => {
+  test.skipIf(!registryReachable)(`installs and imports in a fresh folder${registryReachable ? "" : " (skipped: the npm registry is unreachable)"}`, () => {
     if (!registryReachable) console.log("pack test skipped: the npm registry is unreachable");
     const script = fileURLToPath(new URL("../scripts/pack-test.sh", import.meta.url));
     const output = execFileSync("bash", [script], { encoding: "utf8", timeout: 600_000 });

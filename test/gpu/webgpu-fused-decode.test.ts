@@ -63,7 +63,7 @@ const probe = await probeWebgpu();
 const skipReason = probe.available ? null : probe.reason;
 if (skipReason) console.warn(`webgpu-fused-decode.test.ts: skipping: ${skipReason}`);
 
-describe.skipIf(skipReason !== null)("webgpu fused kernels in a decode step", () => {
+describe.skipIf(skipReason !== null)(`webgpu fused kernels in a decode step${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   it("cut the kernels of a decode step of a small Qwen3, with the same logits", async () => {
     await initBackend({ backend: "webgpu", quiet: true });
     const config = parseQwenConfig(SMALL_QWEN3, "small qwen3");

@@ -62,7 +62,7 @@ interface Case {
   greedy_continuation?: { generated_ids?: number[] } | number[];
 }
 
-describe.skipIf(skipReason !== null)("webgpu backend (Dawn) vs wasm", () => {
+describe.skipIf(skipReason !== null)(`webgpu backend (Dawn) vs wasm${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   let info: BackendInfo;
   const startLines: string[] = [];
 

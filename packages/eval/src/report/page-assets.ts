@@ -23,7 +23,7 @@ th { background: #fafafb; font-weight: 600; font-size: 12px; color: #444; white-
 th:first-child, td:first-child { text-align: left; }
 td.paper, th.paper { color: var(--muted); background: #fafafb; }
 td.muted { color: var(--muted); }
-.kv td { text-align: left; }
+.kv td { text-align: left; white-space: normal; overflow-wrap: anywhere; }
 .kv td:first-child { color: var(--muted); }
 .tables { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
 .note { color: var(--muted); font-size: 12.5px; margin: 4px 0; }
@@ -50,6 +50,14 @@ figure svg { display: block; max-width: 100%; height: auto; border: 1px solid va
 #token-tooltip .tip-row { display: grid; grid-template-columns: 64px 1fr 48px; gap: 6px; align-items: center; }
 #token-tooltip .tip-row.chosen { font-weight: 700; color: #ffd966; }
 #token-tooltip .tip-bar { height: 7px; background: #8fb3d9; border-radius: 2px; }
+/* Phone width: nothing wider than the screen; wide tables scroll inside their .scroll box. */
+@media (max-width: 600px) {
+  main { padding: 14px 8px 40px; }
+  section { padding: 12px 10px; }
+  .tables { gap: 4px 12px; }
+  .tables > table { max-width: 100%; }
+  #token-tooltip { min-width: 0; max-width: calc(100vw - 16px); }
+}
 `;
 
 export const REPORT_SCRIPT = `

@@ -17,7 +17,9 @@ const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`report.browser.test: skipped, ${CHROMIUM} not found (apt-get install -y chromium)`);
 
-test.skipIf(!hasChromium)("report renders and works in headless Chromium", async () => {
+const skipped = hasChromium ? "" : ` (skipped: ${CHROMIUM} not found; apt-get install -y chromium)`;
+
+test.skipIf(!hasChromium)(`report renders and works in headless Chromium${skipped}`, async () => {
   const keep = process.env.EECOT_REPORT_TEST_OUT;
   const dir = keep ?? (await mkdtemp(join(tmpdir(), "eecot-report-browser-")));
   const browser = await chromium.launch({
@@ -79,5 +81,37 @@ test.skipIf(!hasChromium)("report renders and works in headless Chromium", async
   } finally {
     await browser.close();
     if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.skipIf(!hasChromium)(`report fits a phone-width (420 px) screen: wide tables scroll in their own box${skipped}`, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "eecot-report-narrow-"));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"] });
+  try {
+    // A long model path and dataset line, as real runs have.
+    const data = syntheticReportData();
+    const long = { ...data, run: { ...data.run, model: "/data/models/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B-with-a-long-folder-name", dataset: "128 stage-1 prompts, 3000 RL prompts, 100 held-out prompts (GSM8K test split + theory of mind)" } };
+    const { htmlPath } = await writeReport(dir, long, { png: false });
+    const page = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    await page.goto(pathToFileURL(htmlPath).href);
+    const layout = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      // Elements reaching past the right edge that are not inside a horizontally scrolling box.
+      const escaping = Array.from(document.querySelectorAll("main *"))
+        .filter((element) => element.getBoundingClientRect().right > width + 1 && element.closest(".scroll") === null)
+        .map((element) => `${element.tagName.toLowerCase()}${element.id ? `#${element.id}` : ""}${element.className && typeof element.className === "string" ? `.${element.className}` : ""}`);
+      const scrollBoxes = Array.from(document.querySelectorAll(".scroll")).map((box) => ({ right: box.getBoundingClientRect().right, scrolls: box.scrollWidth > box.clientWidth }));
+      return { width, scrollWidth: document.documentElement.scrollWidth, escaping, scrollBoxes };
+    });
+    expect(layout.width).toBe(420);
+    expect(layout.escaping).toEqual([]);
+    expect(layout.scrollWidth).toBeLessThanOrEqual(layout.width);
+    // The wide tables are still there, scrolling inside boxes that fit the screen.
+    expect(layout.scrollBoxes.some((box) => box.scrolls)).toBe(true);
+    expect(layout.scrollBoxes.every((box) => box.right <= layout.width + 1)).toBe(true);
+    await page.screenshot({ path: join(dir, "report-420px.png"), fullPage: true });
+  } finally {
+    await browser.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

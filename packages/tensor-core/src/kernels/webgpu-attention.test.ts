@@ -94,7 +94,7 @@ async function expectSameCache(
   expect(Array.from(await actual.values.data()), `${name}: values`).toEqual(Array.from(await expected.values.data()));
 }
 
-describe.skipIf(skipReason !== null)("inference attention kernels on webgpu", () => {
+describe.skipIf(skipReason !== null)(`inference attention kernels on webgpu${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   const startLog: string[] = [];
 
   beforeAll(async () => {

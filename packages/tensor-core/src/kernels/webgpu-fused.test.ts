@@ -54,7 +54,7 @@ async function expectSameGradients(name: string, fused: (...x: tf.Tensor[]) => t
   tf.dispose([...analytic, ...reference]);
 }
 
-describe.skipIf(skipReason !== null)("fused kernels on webgpu", () => {
+describe.skipIf(skipReason !== null)(`fused kernels on webgpu${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   const startLog: string[] = [];
 
   beforeAll(async () => {
