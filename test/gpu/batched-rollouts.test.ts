@@ -18,7 +18,7 @@ const fixture = fileURLToPath(new URL("../../packages/transformer/test/fixtures/
 const ROWS = 32;
 const NEW_TOKENS = 4;
 
-describe.skipIf(skipReason !== null)("batched early-exit rollouts on webgpu", () => {
+describe.skipIf(skipReason !== null)(`batched early-exit rollouts on webgpu${skipReason ? ` (skipped: ${skipReason})` : ""}`, () => {
   let base: QwenModel;
   let model: EarlyExitModel;
 

@@ -1,6 +1,6 @@
 // @eecot/cli: the `eecot` command as a library (for tests, examples and embedding).
 export { buildProgram, runCli } from "./program.js";
-export { runPipeline, type PipelineConfig, type PipelineResult } from "./pipeline.js";
+export { runPipeline, type PipelineConfig, type PipelineOptions, type PipelineResult } from "./pipeline.js";
 export { demoConfig, bundledModelDir } from "./commands/demo.js";
 export { evaluateModel, formatMetrics, basePerplexity, type EvaluationMetrics, type EvaluationResult, type EvaluationSample, type EvaluationOptions } from "./evaluate-model.js";
 export { runRl, type RlRunOptions, type RlRunResult, type RlCurvePoint } from "./rl-run.js";
