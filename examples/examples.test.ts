@@ -124,6 +124,13 @@ describe("qwen3-4b-rl GSM8K data", () => {
 });
 
 describe("r1-distill-calibration --quick", () => {
+  test("a GSM8K file too short for the held-out prompts is refused, saying how many it has", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "eecot-example-r1-gsm8k-"));
+    const file = join(dir, "test.jsonl");
+    await writeFile(file, Array.from({ length: 4 }, (_, i) => JSON.stringify({ question: `What is ${i} + 1?`, answer: `#### ${i + 1}` })).join("\n") + "\n");
+    await expect(r1(["--quick", "--backend", "wasm", "--gsm8k", file, "--out", join(dir, "run")])).rejects.toThrow(/A\.1 prompts from .*test\.jsonl: none found \(the file has 4 problems and 6 are used before these\)/);
+  });
+
   test("writes the A.1 / A.2 report", async () => {
     const out = await mkdtemp(join(tmpdir(), "eecot-example-r1-"));
     await r1(["--quick", "--backend", "wasm", "--out", out]);
