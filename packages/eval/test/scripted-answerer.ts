@@ -1,7 +1,9 @@
 // Scripted models for the externalisation tests: each turns (prompt, prefix) into the text it
 // writes next, split into word pieces; digits run to full depth (layer 4), other pieces exit at 2.
 
-import type { Answerer, AnswerReader, Continuation, ContinuationRequest, ExternalisationProblem } from "../src/externalisation/types.js";
+import { measureExternalisation } from "../src/externalisation/measure.js";
+import type { Answerer, AnswerReader, Continuation, ContinuationRequest, ExternalisationProblem, ExternalisationSummary } from "../src/externalisation/types.js";
+import type { ExternalisationSection } from "../src/report/types.js";
 
 export type Script = (prompt: string, prefix: string) => string;
 
@@ -96,3 +98,14 @@ export const testReader: AnswerReader = (task, text) => {
   if (task === "gsm8k") return /####\s*(\d+)/.exec(text)?.[1] ?? null;
   return /Answer:\s*([A-Za-z]+)/.exec(text)?.[1]?.toLowerCase() ?? null;
 };
+
+/** A report section measured on the scripted models (faithful vs in-head), for report tests. */
+export async function scriptedExternalisationSection(): Promise<ExternalisationSection> {
+  const problems = [additionProblem(4, 3), additionProblem(2, 5), TOM_PROBLEM];
+  const variants: ExternalisationSummary[] = [];
+  for (const [label, script] of [["in-head", inHeadScript], ["faithful", faithfulScript]] as const) {
+    const { details: _details, ...summary } = await measureExternalisation(label, scriptedAnswerer(label, script), problems, testReader);
+    variants.push(summary);
+  }
+  return { problemCount: problems.length, description: "scripted models", variants };
+}

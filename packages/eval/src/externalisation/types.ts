@@ -160,3 +160,6 @@ export interface ExternalisationRecord {
   readonly depth: { readonly all: DepthHistogram; readonly loadBearing: DepthHistogram; readonly inert: DepthHistogram };
   readonly details: readonly ProblemDetail[];
 }
+
+/** A record without its per-problem details (what the report shows). */
+export type ExternalisationSummary = Omit<ExternalisationRecord, "details">;

@@ -1,5 +1,6 @@
 // The report's plots, built once from ReportData: inlined in report.html and saved as PNGs.
 
+import { externalisationPlots } from "./externalisation-section.js";
 import { paperKlSweepRow } from "./paper-reference.js";
 import { barChart, formatPercentTick, lineChart, type LineSeries, type TickFormat } from "./svg.js";
 import type { ReportData, RlCurvesSection, RlStepMetrics } from "./types.js";
@@ -9,7 +10,7 @@ export interface ReportPlot {
   /** File-name-safe id; the PNG is plots/<id>.png. Example: "rl-accuracy". */
   readonly id: string;
   /** Section it belongs to. */
-  readonly section: "klSweep" | "calibration" | "rlCurves";
+  readonly section: "klSweep" | "calibration" | "rlCurves" | "externalisation";
   /** Caption. */
   readonly title: string;
   /** Standalone SVG document. */
@@ -104,5 +105,5 @@ function rlPlots(data: ReportData): ReportPlot[] {
 
 /** All plots the report shows, in page order. */
 export function buildReportPlots(data: ReportData): ReportPlot[] {
-  return [...klSweepPlots(data), ...calibrationPlots(data), ...rlPlots(data)];
+  return [...klSweepPlots(data), ...calibrationPlots(data), ...rlPlots(data), ...externalisationPlots(data)];
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { scriptedExternalisationSection } from "../../test/scripted-answerer.js";
 import { syntheticReportData } from "../../test/synthetic-report.js";
 import { buildReportPlots } from "./plots.js";
 import { exitLayerColor, renderReport } from "./render.js";
@@ -34,8 +35,23 @@ describe("renderReport", () => {
 
   it("renders 'not run' notes for missing sections instead of failing", () => {
     const html = renderReport({ run: { model: "m", date: "d", seed: 1, backend: "b", durations: [] }, judge: { enabled: false } });
-    expect((html.match(/class="not-run"/g) ?? []).length).toBe(6); // durations + 5 sections
+    expect((html.match(/class="not-run"/g) ?? []).length).toBe(7); // durations + 6 sections
     expect(buildReportPlots({ run: { model: "m", date: "d", seed: 1, backend: "b", durations: [] }, judge: { enabled: false }, rlCurves: { runs: [] } })).toEqual([]);
+  });
+
+  it("renders the externalisation section: one column per model, four plots", async () => {
+    const data = { ...syntheticReportData(), externalisation: await scriptedExternalisationSection() };
+    const html = renderReport(data);
+    expect(html).toContain('<section id="externalisation">');
+    expect(html).toContain('<a href="#externalisation">');
+    const table = html.split('<table id="externalisation-table">')[1]!.split("</table>")[0]!;
+    expect((table.match(/<th>/g) ?? []).length).toBe(3); // measure, in-head, faithful
+    expect(rowsOf(html, "externalisation-table")).toBe(14);
+    // in-head: answers never depend on the text; faithful: 7 of 8 corruptions move the answer.
+    expect(table).toMatch(/corruption changes the answer<\/td><td>0\.0% of 8<\/td><td>87\.5% of 8<\/td>/);
+    const ids = buildReportPlots(data).filter((p) => p.section === "externalisation").map((p) => p.id);
+    expect(ids).toEqual(["externalisation-early-answering", "externalisation-accuracy", "externalisation-dependence", "externalisation-depth"]);
+    expect((html.match(/<svg /g) ?? []).length).toBe(buildReportPlots(data).length);
   });
 
   it("escapes all text (HTML injection)", () => {

@@ -1,9 +1,10 @@
 // renderReport: ReportData → one self-contained HTML page (inline CSS, JS and SVG; no network).
 // Sections read top to bottom: run, A.1 KL sweep, A.2 calibration, RL curves, evaluation,
-// token-depth viewer. A missing section renders a "not run" note. All text is escaped.
+// token-depth viewer, externalisation. A missing section renders a "not run" note. All text is escaped.
 
 import { escapeHtml } from "./escape.js";
 import { REPORT_CSS, REPORT_SCRIPT } from "./page-assets.js";
+import { renderExternalisationBody } from "./externalisation-section.js";
 import { PAPER_NOTES, paperKlSweepRow } from "./paper-reference.js";
 import { buildReportPlots, klFactorLabel, type ReportPlot } from "./plots.js";
 import type { CoherenceEvidence, EvaluationVariant, KlSweepRow, ReportData, TokenViewerSection, ViewerToken } from "./types.js";
@@ -239,6 +240,7 @@ export function renderReport(data: ReportData): string {
     ["rl-curves", "RL curves"],
     ["evaluation", "Evaluation"],
     ["token-viewer", "Token viewer"],
+    ["externalisation", "Externalisation"],
   ]
     .map(([id, label]) => `<a href="#${id}">${label}</a>`)
     .join("");
@@ -257,6 +259,7 @@ export function renderReport(data: ReportData): string {
     renderRlCurves(data, plots),
     renderEvaluation(data),
     renderTokenViewer(data),
+    section("externalisation", "Externalisation: does the answer depend on the written CoT?", renderExternalisationBody(data, plots) ?? notRun("no externalisation measures in this run (eecot externalisation)")),
     `</main><script>${REPORT_SCRIPT}</script></body></html>`,
   ].join("\n");
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { expect, test } from "vitest";
+import { scriptedExternalisationSection } from "../../test/scripted-answerer.js";
 import { syntheticReportData } from "../../test/synthetic-report.js";
 import { writeReport } from "./write.js";
 
@@ -27,7 +28,7 @@ test.skipIf(!hasChromium)(`report renders and works in headless Chromium${skippe
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   try {
-    const { htmlPath } = await writeReport(dir, syntheticReportData(), { png: false });
+    const { htmlPath } = await writeReport(dir, { ...syntheticReportData(), externalisation: await scriptedExternalisationSection() }, { png: false });
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
     const requests: string[] = [];
@@ -49,6 +50,20 @@ test.skipIf(!hasChromium)(`report renders and works in headless Chromium${skippe
     expect(await page.locator("#plot-calibration-exit-histogram svg rect.bar").count()).toBe(12);
     const pathWidth = await page.locator("#plot-rl-accuracy svg path.series").first().evaluate((node) => (node as SVGGraphicsElement).getBBox().width);
     expect(pathWidth).toBeGreaterThan(100);
+
+    // externalisation: the table, one early-answering curve per model, bars that are drawn
+    expect(await page.locator("#externalisation-table tbody tr").count()).toBe(14);
+    expect(await page.locator("#externalisation-table thead th").allTextContents()).toEqual(["measure", "in-head", "faithful"]);
+    expect(await page.locator("#plot-externalisation-early-answering svg path.series").count()).toBe(2);
+    const faithfulCurve = await page.locator("#plot-externalisation-early-answering svg path.series").nth(1).evaluate((node) => {
+      const box = (node as SVGGraphicsElement).getBBox();
+      return { width: box.width, height: box.height };
+    });
+    expect(faithfulCurve.width).toBeGreaterThan(100);
+    expect(faithfulCurve.height).toBeGreaterThan(50); // it climbs from 0 to 1
+    expect(await page.locator("#plot-externalisation-accuracy svg rect.bar").count()).toBe(6);
+    await page.locator("#externalisation").scrollIntoViewIfNeeded();
+    await page.locator("#externalisation").screenshot({ path: join(dir, "externalisation.png") });
 
     // toggle switches the visible generation
     const sample = page.locator(".sample").first();

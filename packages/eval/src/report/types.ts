@@ -6,6 +6,7 @@
 import type { ExitDistributionComparison } from "../calibration.js";
 import type { JudgeScoreSummary } from "../judge.js";
 import type { CoherenceProxies } from "../text-proxies.js";
+import type { ExternalisationSummary } from "../externalisation/types.js";
 
 /** The whole report. */
 export interface ReportData {
@@ -25,6 +26,20 @@ export interface ReportData {
   readonly evaluation?: EvaluationSection;
   /** Generated tokens coloured by exit layer, before vs after RL. */
   readonly tokenViewer?: TokenViewerSection;
+  /** Beyond the paper: does the answer depend on the written CoT? One column per model. */
+  readonly externalisation?: ExternalisationSection;
+}
+
+/** Externalisation measures (eecot externalisation), one summary per model. */
+export interface ExternalisationSection {
+  /** Problems per model. Example: 60. */
+  readonly problemCount: number;
+  /** Data and settings in a few words. Example: "30 GSM-style + 30 ToM, exits sampled". */
+  readonly description?: string;
+  /** Columns in order, e.g. base, stage 1, RL λ 0.25, RL λ 2. */
+  readonly variants: readonly ExternalisationSummary[];
+  /** A sentence on what the numbers say, shown under the table. */
+  readonly reading?: string;
 }
 
 /** Run description. */
