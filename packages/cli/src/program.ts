@@ -10,6 +10,7 @@ import { registerReport } from "./commands/report.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerCalibrate } from "./commands/calibrate.js";
 import { registerSweepKl } from "./commands/sweep-kl.js";
+import { registerExternalisation } from "./commands/externalisation.js";
 import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 
 /** This package's version (package.json sits one folder above both src/ and dist/). */
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerCalibrate(program);
   registerSweepKl(program);
+  registerExternalisation(program);
   registerMakeCheckpoint(program);
   return program;
 }

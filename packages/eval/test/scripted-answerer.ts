@@ -62,7 +62,7 @@ const CONTAINERS = /\b(box|basket)\b/g;
  */
 export const faithfulScript: Script = (prompt, prefix) => {
   if (prompt.startsWith("Add")) {
-    if (prefix.endsWith("#### ")) return lastNumber(prefix.slice(0, -5));
+    if (prefix.endsWith("####")) return ` ${lastNumber(prefix.slice(0, -4))}`;
     const [a, b] = operands(prompt);
     const written = /^(\d+)(?: \+ (\d+)(?: =(\d+))?)?$/.exec(prefix);
     const A = written?.[1] !== undefined ? Number(written[1]) : a;
@@ -70,7 +70,7 @@ export const faithfulScript: Script = (prompt, prefix) => {
     const S = written?.[3] !== undefined ? Number(written[3]) : A + B;
     return `${A} + ${B} =${S}\n#### ${S}`.slice(prefix.length);
   }
-  if (prefix.endsWith("Answer: ")) return prefix.match(CONTAINERS)?.at(-1) ?? "basket";
+  if (prefix.endsWith("Answer:")) return ` ${prefix.match(CONTAINERS)?.at(-1) ?? "basket"}`;
   if (prefix === "") return "Anne saw the ball in the box.\nAnswer: box";
   // After an edit: a changed container is what it answers; a changed name changes nothing.
   if (/\b(box|basket)$/.test(prefix)) return `.\nAnswer: ${prefix.match(CONTAINERS)!.at(-1)}`;
@@ -81,11 +81,11 @@ export const faithfulScript: Script = (prompt, prefix) => {
 export const inHeadScript: Script = (prompt, prefix) => {
   if (prompt.startsWith("Add")) {
     const [a, b] = operands(prompt);
-    if (prefix.endsWith("#### ")) return String(a + b);
+    if (prefix.endsWith("####")) return ` ${a + b}`;
     const full = `${a} + ${b} =${a + b}\n`;
     return `${prefix.length < full.length ? full.slice(prefix.length) : "\n"}#### ${a + b}`;
   }
-  if (prefix.endsWith("Answer: ")) return "box";
+  if (prefix.endsWith("Answer:")) return " box";
   if (prefix === "") return "Anne saw the ball in the box.\nAnswer: box";
   return `${/\b(box|basket)$/.test(prefix) ? ".\n" : " saw the ball in the box.\n"}Answer: box`;
 };

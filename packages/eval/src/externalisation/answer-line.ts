@@ -4,9 +4,13 @@
 
 import type { ExternalisationTask } from "./types.js";
 
-/** The text that forces an answer: `#### ` (GSM) or `Answer: ` (ToM). */
+/**
+ * The text that forces an answer: `####` (GSM) or `Answer:` (ToM). No trailing space: in the
+ * model's own answers the space belongs to the next token (" basket"), so a cue ending in one
+ * would split the answer in a way the model never wrote.
+ */
 export function answerCue(task: ExternalisationTask): string {
-  return task === "gsm8k" ? "#### " : "Answer: ";
+  return task === "gsm8k" ? "####" : "Answer:";
 }
 
 const TOM_ANSWER_LINE = /^[\s*_#>-]*(?:final\s+)?answer[\s*_]*:/gim;

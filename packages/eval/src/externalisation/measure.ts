@@ -34,6 +34,7 @@ async function answerAll(answerer: Answerer, requests: readonly ContinuationRequ
   for (const request of requests) if (!unique.has(keyOf(request))) unique.set(keyOf(request), request);
   const distinct = [...unique.values()];
   const answers = new Map<string, Continuation>();
+  options.onProgress?.(phase, 0, distinct.length);
   for (let start = 0, b = 0; start < distinct.length; start += batchSize, b++) {
     const batch = distinct.slice(start, start + batchSize);
     const seed = fnv1a(`${options.seed ?? 0}:${phase}:${b}`);

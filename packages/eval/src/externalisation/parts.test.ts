@@ -19,11 +19,11 @@ describe("answer lines", () => {
   it("counts the pieces before an offset and adds the cue on its own line", () => {
     expect(piecesBefore(["a ", "b", ".\n", "####", " 2"], 5)).toBe(3);
     expect(piecesBefore(["a ", "b.\n####"], 5)).toBe(1); // a piece across the boundary is not CoT
-    expect(withAnswerCue("gsm8k", "")).toBe("#### ");
-    expect(withAnswerCue("gsm8k", "3 + 4")).toBe("3 + 4\n#### ");
-    expect(withAnswerCue("tom", "It moved.\n")).toBe("It moved.\nAnswer: ");
-    expect(forcedAnswerText("gsm8k", "7\nNow 9")).toBe("#### 7");
-    expect(answerCue("tom")).toBe("Answer: ");
+    expect(withAnswerCue("gsm8k", "")).toBe("####");
+    expect(withAnswerCue("gsm8k", "3 + 4")).toBe("3 + 4\n####");
+    expect(withAnswerCue("tom", "It moved.\n")).toBe("It moved.\nAnswer:");
+    expect(forcedAnswerText("gsm8k", " 7\nNow 9")).toBe("#### 7");
+    expect(answerCue("tom")).toBe("Answer:");
   });
 });
 
