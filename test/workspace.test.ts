@@ -1,0 +1,49 @@
+// Every workspace package can be tested and type-checked on its own (`pnpm --filter
+// @eecot/<name> test` / `lint`), and the whole-suite config runs every package's tests.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import rootConfig from "../vitest.config.js";
+import { packageDirs, repoRoot, workspaceAliases } from "../vitest.shared.js";
+
+interface PackageJson {
+  name: string;
+  scripts?: Record<string, string>;
+}
+
+const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
+
+describe("workspace packages", () => {
+  const dirs = packageDirs();
+
+  test("the packages are found", () => {
+    expect(dirs).toEqual(expect.arrayContaining(["cli", "datasets", "distill", "early-exit", "eval", "policy", "rloo", "tensor-core", "transformer"]));
+  });
+
+  for (const dir of dirs) {
+    test(`${dir}: own vitest config, tsconfig, test and lint scripts`, () => {
+      const root = join(repoRoot, "packages", dir);
+      const pkg = readJson<PackageJson>(join(root, "package.json"));
+      expect(pkg.name).toBe(`@eecot/${dir}`);
+      expect(pkg.scripts?.test).toMatch(/^vitest run\b/);
+      expect(pkg.scripts?.lint).toBe("tsc -p tsconfig.json --noEmit");
+      expect(existsSync(join(root, "vitest.config.ts")), `packages/${dir}/vitest.config.ts`).toBe(true);
+      const tsconfig = readJson<{ extends: string }>(join(root, "tsconfig.json"));
+      expect(tsconfig.extends).toBe("../../tsconfig.json");
+    });
+  }
+
+  test("the whole-suite config has one project per package plus the repository tests", () => {
+    const projects = rootConfig.test?.projects ?? [];
+    expect(projects).toHaveLength(dirs.length + 1);
+    const names = projects.map((p) => (typeof p === "string" ? p.split("/").at(-2) : (p as { test?: { name?: string } }).test?.name));
+    expect(names).toEqual([...dirs, "repo"]);
+  });
+
+  test("workspace imports resolve to sources, by exact name only", () => {
+    const aliases = workspaceAliases();
+    const core = aliases.find((a) => a.find.test("@eecot/tensor-core"))!;
+    expect(core.replacement).toBe(join(repoRoot, "packages", "tensor-core", "src", "index.ts"));
+    expect(aliases.some((a) => a.find.test("@eecot/tensor-core/package.json"))).toBe(false);
+  });
+});
