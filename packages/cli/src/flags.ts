@@ -1,22 +1,59 @@
-// Parsing of numeric command-line flags, with errors that name the flag (shared by the commands).
+// Parsing of numeric command-line flags, with errors that name the flag as typed and quote the
+// value as given (shared by the commands). Commands parse every flag before the backend starts
+// or a model loads, so a typo costs no minutes.
 
-/** A finite number, or an error naming the flag (an empty value is not 0). */
-export function numberFlag(value: string, flag: string): number {
+/** Bounds of a numeric flag: `min` (inclusive), `above` (exclusive), `max` (inclusive). */
+export interface FlagRange {
+  readonly min?: number;
+  readonly above?: number;
+  readonly max?: number;
+}
+
+function ruleOf(range: FlagRange): string {
+  const low = range.above !== undefined ? `> ${range.above}` : range.min !== undefined ? `≥ ${range.min}` : "";
+  if (range.max === undefined) return low;
+  if (range.above !== undefined) return `in (${range.above}, ${range.max}]`;
+  if (range.min !== undefined) return `in [${range.min}, ${range.max}]`;
+  return `≤ ${range.max}`;
+}
+
+function inRange(x: number, range: FlagRange): boolean {
+  return (range.min === undefined || x >= range.min) && (range.above === undefined || x > range.above) && (range.max === undefined || x <= range.max);
+}
+
+/** A finite number (within `range` when given), or an error naming the flag (an empty value is not 0). */
+export function numberFlag(value: string, flag: string, range: FlagRange = {}): number {
   const parsed = Number(value);
-  if (value.trim() === "" || !Number.isFinite(parsed)) throw new Error(`${flag} must be a number, got "${value}"`);
+  if (value.trim() === "" || !Number.isFinite(parsed) || !inRange(parsed, range)) {
+    const rule = ruleOf(range);
+    throw new Error(`${flag} must be a ${rule === "" ? "number" : `finite number ${rule}`}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+/** An integer (within `range` when given), or an error naming the flag. */
+export function integerFlag(value: string, flag: string, range: FlagRange = {}): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isSafeInteger(parsed) || !inRange(parsed, range)) {
+    const rule = ruleOf(range);
+    throw new Error(`${flag} must be an integer${rule === "" ? "" : ` ${rule}`}, got ${JSON.stringify(value)}`);
+  }
   return parsed;
 }
 
 /** An integer ≥ 1 (step counts), or an error naming the flag. */
 export function positiveIntegerFlag(value: string, flag: string): number {
   const parsed = Number(value);
-  if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (value.trim() === "" || !Number.isSafeInteger(parsed) || parsed < 1) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
   return parsed;
 }
 
 /** An integer ≥ 0 (0 = off), or an error naming the flag. */
 export function nonNegativeIntegerFlag(value: string, flag: string): number {
-  const parsed = Number(value);
-  if (value.trim() === "" || !Number.isInteger(parsed) || parsed < 0) throw new Error(`${flag} must be an integer ≥ 0, got ${JSON.stringify(value)}`);
-  return parsed;
+  return integerFlag(value, flag, { min: 0 });
+}
+
+/** An optional flag: undefined stays undefined, anything else goes through `parse`. */
+export function optionalFlag<T>(value: string | undefined, parse: (value: string) => T): T | undefined {
+  return value === undefined ? undefined : parse(value);
 }

@@ -1,15 +1,24 @@
 // Stage 2 composed with the real model: an EarlyExitPolicy (stage-1 adapters + heads, frozen
 // copy as π_ref) trained by @eecot/rloo on task rewards from @eecot/datasets, with periodic
 // held-out evaluation. rloo itself never sees the transformer.
-import { existsSync } from "node:fs";
-import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
+//
+// <out>/rl-metrics.jsonl holds one JSON record per line, {"type": "step", ...RlooStepMetrics} after
+// every step and {"type": "eval", ...RlCurvePoint} at step 0, every evalEvery steps and at the end;
+// each append is awaited, so the records are in order and a write error (a full disk) fails the
+// run with the file's name. --resume cuts the records back to the checkpoint it continues from, so
+// the file of an interrupted and resumed run equals an uninterrupted run's.
+import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { rewardFor, type TaskExample } from "@eecot/datasets";
 import { EarlyExitPolicy, saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
-import { trainRloo, type RlooConfigOverrides, type RlooStepMetrics } from "@eecot/rloo";
+import { checkpointSteps, findLatestCheckpoint, resolveRlooConfig, trainRloo, type RlooConfigOverrides, type RlooStepMetrics } from "@eecot/rloo";
 import type { QwenModel, Tokenizer } from "@eecot/transformer";
 import { evaluateModel, type EvaluationMetrics } from "./evaluate-model.js";
 import { createProgress } from "./progress.js";
+import { makeOutputFolder, refuseUsedOutputFolder, removeStaleCheckpointTemporaries } from "./run-folder.js";
+
+/** The metrics file of an RL run folder. */
+export const RL_METRICS_FILE = "rl-metrics.jsonl";
 
 export interface RlRunOptions {
   readonly base: QwenModel;
@@ -25,6 +34,8 @@ export interface RlRunOptions {
   readonly evalMaxNewTokens?: number;
   readonly shouldStop?: () => boolean;
   readonly quiet?: boolean;
+  /** Notes (resume, cleaned temporaries) go here; default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 export interface RlCurvePoint {
@@ -45,18 +56,78 @@ export interface RlRunResult {
   readonly stopped: boolean;
 }
 
+/** Append one JSON line, naming the file when the write fails (ENOSPC, EROFS...). */
+async function appendRecord(path: string, record: Record<string, unknown>): Promise<void> {
+  try {
+    await appendFile(path, JSON.stringify(record) + "\n");
+  } catch (error) {
+    throw new Error(`rl: cannot write ${path}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The records an uninterrupted run has written once it has checkpointed step `step` of
+ * `total`: everything before the step, the step's own record and, when evalEvery falls on it and
+ * the run goes on, its evaluation (a stop-time or final evaluation is made again). Unreadable
+ * lines (cut by a kill) are dropped. The file is rewritten atomically.
+ */
+export async function truncateRlMetrics(path: string, step: number, total: number, evalEvery: number): Promise<Record<string, unknown>[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return [];
+  }
+  const kept: Record<string, unknown>[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let record: { type?: unknown; step?: unknown };
+    try {
+      record = JSON.parse(line) as { type?: unknown; step?: unknown };
+    } catch {
+      continue;
+    }
+    if (typeof record.step !== "number") continue;
+    const keep =
+      record.step < step ||
+      (record.step === step && record.type === "step") ||
+      (record.step === step && record.type === "eval" && evalEvery > 0 && step % evalEvery === 0 && step < total);
+    if (keep) kept.push(record as Record<string, unknown>);
+  }
+  const temporary = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(temporary, kept.map((r) => JSON.stringify(r) + "\n").join(""));
+    await rename(temporary, path);
+  } catch (error) {
+    throw new Error(`rl: cannot rewrite ${path}: ${(error as Error).message}`);
+  }
+  return kept;
+}
+
 export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
   const { base, model, tokenizer, outDir } = options;
-  await mkdir(outDir, { recursive: true });
-  const metricsFile = join(outDir, "rl-metrics.jsonl");
-  if (!options.resume) await rm(metricsFile, { force: true });
-  // A resumed run keeps the curve written before it stopped (steps after the checkpoint are
-  // replayed, identically, and replace their first records).
-  const previous = options.resume ? await readRlRecords(metricsFile) : { steps: [], curve: [] };
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const config = resolveRlooConfig(options.config);
+  const metricsFile = join(outDir, RL_METRICS_FILE);
+  const checkpointsDir = join(outDir, "checkpoints");
+  await makeOutputFolder(outDir);
+  if (!options.resume) await refuseUsedOutputFolder("rl", outDir, [RL_METRICS_FILE]);
+  for (const name of await removeStaleCheckpointTemporaries(checkpointsDir)) log(`rl: removed ${join(checkpointsDir, name)} (left by an interrupted run)`);
+  const resumeFrom = options.resume ? await findLatestCheckpoint(checkpointsDir) : null;
+  const resumeStep = resumeFrom ? (await checkpointSteps(checkpointsDir)).at(-1)! : 0;
+  if (options.resume) log(resumeFrom ? `rl: resuming from ${resumeFrom} (step ${resumeStep})` : `rl: no checkpoint in ${checkpointsDir}: starting fresh`);
+  const earlier = resumeFrom ? await truncateRlMetrics(metricsFile, resumeStep, config.steps, config.evalEvery) : [];
+  if (!resumeFrom) {
+    try {
+      await writeFile(metricsFile, "");
+    } catch (error) {
+      throw new Error(`rl: cannot write ${metricsFile}: ${(error as Error).message}`);
+    }
+  }
   const taskOf = new Map(options.train.map((e) => [e.prompt, e.task]));
   const policy = new EarlyExitPolicy(model, { codec: tokenizer, stopTokenIds: tokenizer.eosTokenIds, padTokenId: tokenizer.padTokenId ?? 0 });
-  const steps: RlooStepMetrics[] = [];
-  const curve: RlCurvePoint[] = [];
+  const steps = earlier.filter((r) => r.type === "step").map(({ type: _, ...r }) => r as unknown as RlooStepMetrics);
+  const curve = earlier.filter((r) => r.type === "eval").map(({ type: _, ...r }) => r as unknown as RlCurvePoint);
   let latest: { step: number; metrics: EvaluationMetrics } | null = null;
   const evaluate = async (step: number) => {
     const result = await evaluateModel(base, model, tokenizer, options.heldOut, { maxNewTokens: options.evalMaxNewTokens ?? 96, seed: 7, label: `held-out eval @${step}`, quiet: options.quiet, judge: false });
@@ -70,68 +141,37 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
       ...(last ? { reward: last.reward, kl: last.klToReference } : {}),
     };
     curve.push(point);
-    await appendFile(metricsFile, JSON.stringify({ type: "eval", ...point }) + "\n");
+    await appendRecord(metricsFile, { type: "eval", ...point });
     latest = { step, metrics: result.metrics };
   };
-  const start = previous.curve.find((point) => point.step === 0);
-  if (start) curve.push(start);
-  else await evaluate(0);
-  const total = options.config.steps ?? 380;
-  const progress = createProgress("stage 2: RLOO", total, { unit: "steps", quiet: options.quiet });
-  const result = await trainRloo({
-    policy,
-    examples: options.train.map((e) => ({ prompt: e.prompt, reference: e.reference })),
-    taskReward: (prompt, completion, reference) => rewardFor(taskOf.get(prompt) ?? "gsm8k")(completion, reference),
-    config: options.config,
-    checkpointDirectory: join(outDir, "checkpoints"),
-    resume: options.resume,
-    shouldStop: options.shouldStop,
-    onLog: (metrics) => {
-      steps.push(metrics);
-      void appendFile(metricsFile, JSON.stringify({ type: "step", ...metrics }) + "\n");
-      progress.update(metrics.step, { reward: metrics.reward, acc: metrics.taskAccuracy, compute: metrics.averageCompute });
-    },
-    evaluate: async (step) => {
-      await evaluate(step);
-    },
-  });
-  progress.stop();
-  if (latest === null || (latest as { step: number }).step !== result.step) await evaluate(result.step);
-  const adapterDir = join(outDir, "adapter");
-  await saveEarlyExitAdapters(adapterDir, model);
-  policy.dispose();
-  return {
-    steps: latestPerStep([...previous.steps, ...steps]),
-    curve: latestPerStep([...previous.curve, ...curve]),
-    final: (latest as unknown as { metrics: EvaluationMetrics }).metrics,
-    adapterDir,
-    stopped: result.stopped,
-  };
-}
-
-/** The records of an earlier (stopped) run in rl-metrics.jsonl; none when the file is absent. */
-async function readRlRecords(file: string): Promise<{ steps: RlooStepMetrics[]; curve: RlCurvePoint[] }> {
-  if (!existsSync(file)) return { steps: [], curve: [] };
-  const lines = (await readFile(file, "utf8")).split("\n").filter((line) => line.trim() !== "");
-  const records = lines.flatMap((line, i) => {
-    try {
-      return [JSON.parse(line) as { type: string; step: number }];
-    } catch (error) {
-      if (i === lines.length - 1) return []; // a line torn by the kill
-      throw new Error(`${file}:${i + 1}: not JSON (${(error as Error).message})`);
-    }
-  });
-  const strip = <T>(record: { type: string }): T => {
-    const { type: _type, ...rest } = record;
-    return rest as T;
-  };
-  return {
-    steps: records.filter((r) => r.type === "step").map((r) => strip<RlooStepMetrics>(r)),
-    curve: records.filter((r) => r.type === "eval").map((r) => strip<RlCurvePoint>(r)),
-  };
-}
-
-/** One record per step, the last written winning, in step order. */
-function latestPerStep<T extends { readonly step: number }>(records: readonly T[]): T[] {
-  return [...new Map(records.map((r) => [r.step, r])).values()].sort((a, b) => a.step - b.step);
+  let progress: ReturnType<typeof createProgress> | null = null;
+  try {
+    if (!resumeFrom) await evaluate(0);
+    const bar = (progress = createProgress("stage 2: RLOO", config.steps, { unit: "steps", quiet: options.quiet, initial: resumeStep }));
+    const result = await trainRloo({
+      policy,
+      examples: options.train.map((e) => ({ prompt: e.prompt, reference: e.reference })),
+      taskReward: (prompt, completion, reference) => rewardFor(taskOf.get(prompt) ?? "gsm8k")(completion, reference),
+      config,
+      checkpointDirectory: checkpointsDir,
+      resume: resumeFrom !== null,
+      shouldStop: options.shouldStop,
+      onLog: async (metrics) => {
+        steps.push(metrics);
+        await appendRecord(metricsFile, { type: "step", ...metrics });
+        bar.update(metrics.step, { reward: metrics.reward, acc: metrics.taskAccuracy, compute: metrics.averageCompute });
+      },
+      evaluate: async (step) => {
+        await evaluate(step);
+      },
+    });
+    bar.stop();
+    if (latest === null || (latest as { step: number }).step !== result.step) await evaluate(result.step);
+    const adapterDir = join(outDir, "adapter");
+    await saveEarlyExitAdapters(adapterDir, model);
+    return { steps, curve, final: (latest as unknown as { metrics: EvaluationMetrics }).metrics, adapterDir, stopped: result.stopped };
+  } finally {
+    (progress as ReturnType<typeof createProgress> | null)?.stop();
+    policy.dispose();
+  }
 }

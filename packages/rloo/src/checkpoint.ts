@@ -38,7 +38,10 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, "0")}`;
 }
 
-/** Write a checkpoint of `policy`'s trainable variables and the optimisers into `directory`; returns its folder. */
+/**
+ * Write a checkpoint of `policy`'s trainable variables and the optimisers into `directory`;
+ * returns its folder. Afterwards all but the newest `config.keepCheckpoints` are removed.
+ */
 export async function saveRlooCheckpoint(
   directory: string,
   run: { readonly step: number; readonly config: RlooConfig; readonly policy: AugmentedVocabularyPolicy; readonly optimizers: RlooOptimizers },
@@ -75,19 +78,30 @@ export async function saveRlooCheckpoint(
     await rm(temporaryPath, { recursive: true, force: true });
     throw new Error(`rloo: failed to write checkpoint ${finalPath}: ${(error as Error).message}`);
   }
+  const steps = await checkpointSteps(directory);
+  for (const old of steps.slice(0, Math.max(0, steps.length - config.keepCheckpoints))) await rm(join(directory, checkpointName(old)), { recursive: true, force: true });
   return finalPath;
 }
 
-/** The newest complete checkpoint folder in `directory`, or null when there is none. */
-export async function findLatestCheckpoint(directory: string): Promise<string | null> {
+/** Steps of the complete checkpoints in `directory`, increasing ([] when it does not exist). */
+export async function checkpointSteps(directory: string): Promise<number[]> {
   let names: string[];
   try {
     names = await readdir(directory);
   } catch {
-    return null;
+    return [];
   }
-  const steps = names.map((name) => /^step-(\d+)$/.exec(name)).filter((m) => m !== null).map((m) => Number(m[1]));
-  return steps.length > 0 ? join(directory, checkpointName(Math.max(...steps))) : null;
+  return names
+    .map((name) => /^step-(\d+)$/.exec(name))
+    .filter((match) => match !== null)
+    .map((match) => Number(match[1]))
+    .sort((a, b) => a - b);
+}
+
+/** The newest complete checkpoint folder in `directory`, or null when there is none. */
+export async function findLatestCheckpoint(directory: string): Promise<string | null> {
+  const steps = await checkpointSteps(directory);
+  return steps.length > 0 ? join(directory, checkpointName(steps[steps.length - 1]!)) : null;
 }
 
 /** Restore `policy`'s trainable variables and the optimisers from a checkpoint folder; returns its state. */

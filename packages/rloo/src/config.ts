@@ -48,6 +48,8 @@ export interface RlooConfig {
   readonly seed: number;
   /** Write a checkpoint every this many steps (0: only on stop and at the end), e.g. 50. */
   readonly checkpointEvery: number;
+  /** Keep only the newest this many checkpoints (older ones are removed after each save), e.g. 2. */
+  readonly keepCheckpoints: number;
   /** Call the `evaluate` hook every this many steps (0 disables), e.g. 20. */
   readonly evalEvery: number;
 }
@@ -65,6 +67,7 @@ export const DEFAULT_RLOO_CONFIG: RlooConfig = {
   steps: 380,
   seed: 1234,
   checkpointEvery: 50,
+  keepCheckpoints: 2,
   evalEvery: 20,
 };
 
@@ -107,6 +110,7 @@ export function resolveRlooConfig(overrides: RlooConfigOverrides = {}): RlooConf
   integer("maxNewTokens", 1);
   integer("steps", 0);
   integer("checkpointEvery", 0);
+  integer("keepCheckpoints", 1);
   integer("evalEvery", 0);
   if (!Number.isSafeInteger(config.seed)) fail("seed", "an integer", config.seed);
   if (typeof config.temperature !== "number" || !(config.temperature > 0) || !Number.isFinite(config.temperature)) {

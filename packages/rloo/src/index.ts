@@ -48,6 +48,7 @@ export {
 } from "./train.js";
 export {
   checkpointName,
+  checkpointSteps,
   findLatestCheckpoint,
   loadRlooCheckpoint,
   saveRlooCheckpoint,

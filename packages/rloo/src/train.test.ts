@@ -113,6 +113,14 @@ describe("trainRloo on the toy", () => {
     for (const policy of [straight, resumed]) policy.dispose();
   });
 
+  it("keeps only the newest keepCheckpoints checkpoints", async () => {
+    const directory = await temporaryDirectory();
+    const policy = createToyPolicy();
+    await trainRloo({ policy, examples: EXAMPLES, taskReward: toyTaskReward, config: { ...TOY_RUN, steps: 5, checkpointEvery: 1, keepCheckpoints: 3 }, checkpointDirectory: directory });
+    expect((await readdir(directory)).sort()).toEqual(["step-000003", "step-000004", "step-000005"]);
+    policy.dispose();
+  });
+
   it("calls evaluate every evalEvery steps", async () => {
     const policy = createToyPolicy();
     const evaluated: number[] = [];

@@ -22,8 +22,8 @@ export interface RlooTrainOptions {
   readonly checkpointDirectory?: string;
   /** Continue from the newest checkpoint in `checkpointDirectory` when there is one. */
   readonly resume?: boolean;
-  /** Called after every step with its metrics. */
-  readonly onLog?: (metrics: RlooStepMetrics) => void;
+  /** Called after every step with its metrics (awaited: a metrics file is written in step order). */
+  readonly onLog?: (metrics: RlooStepMetrics) => unknown;
   /** Called after every `evalEvery`-th step, e.g. to measure held-out accuracy. */
   readonly evaluate?: (step: number) => void | Promise<void>;
   /** Polled after every step; when true, a checkpoint is written and training returns (see `stopOnSignal`). */
@@ -62,7 +62,7 @@ export async function trainRloo(options: RlooTrainOptions): Promise<RlooTrainRes
         { examples: batchForStep(examples, next, config.promptsPerStep, config.seed), seed: stepSeed(config.seed, next), step: next },
       );
       step = next;
-      options.onLog?.(metrics);
+      await options.onLog?.(metrics);
       if (config.evalEvery > 0 && step % config.evalEvery === 0) await options.evaluate?.(step);
       const stopping = options.shouldStop?.() ?? false;
       if (stopping || step === config.steps || (config.checkpointEvery > 0 && step % config.checkpointEvery === 0)) await save();

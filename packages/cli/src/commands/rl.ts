@@ -3,11 +3,13 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
-import { stopOnSignal } from "@eecot/rloo";
+import { resolveRlooConfig, stopOnSignal, type RlooConfig } from "@eecot/rloo";
 import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
-import { runRl } from "../rl-run.js";
+import { RL_METRICS_FILE, runRl } from "../rl-run.js";
+import { makeOutputFolder, refuseUsedOutputFolder } from "../run-folder.js";
 import { formatMetrics } from "../evaluate-model.js";
 import { bundledModelDir } from "../bundled.js";
+import { integerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
 
 interface RlOptions {
   model?: string;
@@ -26,7 +28,25 @@ interface RlOptions {
   evalEvery: string;
   checkpointEvery: string;
   seed: string;
+  keepCheckpoints: string;
   resume?: boolean;
+}
+
+/** Every numeric flag of `eecot rl`, checked (errors name the flag as typed) before anything loads. */
+export function rlConfigFromFlags(options: RlOptions): RlooConfig {
+  return resolveRlooConfig({
+    exitPenalty: numberFlag(options.exitPenalty, "--exit-penalty", { min: 0 }),
+    klCoefficient: numberFlag(options.kl, "--kl", { min: 0 }),
+    samplesPerPrompt: integerFlag(options.samplesPerPrompt, "--samples-per-prompt", { min: 2 }),
+    promptsPerStep: positiveIntegerFlag(options.promptsPerStep, "--prompts-per-step"),
+    steps: positiveIntegerFlag(options.steps, "--steps"),
+    maxNewTokens: positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens"),
+    learningRates: { lora: numberFlag(options.lrLora, "--lr-lora", { min: 0 }), heads: numberFlag(options.lrHeads, "--lr-heads", { min: 0 }) },
+    evalEvery: integerFlag(options.evalEvery, "--eval-every", { min: 0 }),
+    checkpointEvery: integerFlag(options.checkpointEvery, "--checkpoint-every", { min: 0 }),
+    keepCheckpoints: positiveIntegerFlag(options.keepCheckpoints, "--keep-checkpoints"),
+    seed: integerFlag(options.seed, "--seed"),
+  });
 }
 
 export function registerRl(program: Command): void {
@@ -49,14 +69,20 @@ export function registerRl(program: Command): void {
     .option("--eval-every <n>", "held-out evaluation every n steps", "10")
     .option("--checkpoint-every <n>", "checkpoint every n steps", "10")
     .option("--seed <s>", "seed", "1234")
+    .option("--keep-checkpoints <n>", "keep the newest n checkpoints (older ones are removed)", "2")
     .option("--resume", "continue from the newest checkpoint in --out")
     .action(async (options: RlOptions, command: Command) => {
       options.model ??= bundledModelDir();
+      // Flags, data and the output folder are checked before the backend starts and the model loads.
+      const config = rlConfigFromFlags(options);
+      const train = loadDataSpec(options.data).examples;
+      const heldOut = loadDataSpec(options.evalData ?? "gsm-synthetic:32:seed=99991:maxSteps=2:operations=+-:maxResult=99,tom:32:seed=99991").examples;
+      if (train.length === 0) throw new Error(`--data ${options.data} produced no examples`);
+      await makeOutputFolder(options.out);
+      if (!options.resume) await refuseUsedOutputFolder("rl", options.out, [RL_METRICS_FILE]);
       await startBackend(command);
       const loaded = await loadModelFolder(options.model, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "rl");
-      const train = loadDataSpec(options.data).examples;
-      const heldOut = loadDataSpec(options.evalData ?? "gsm-synthetic:32:seed=99991:maxSteps=2:operations=+-:maxResult=99,tom:32:seed=99991").examples;
       const model = await loadEarlyExitAdapters(options.adapter, loaded.model);
       const stop = stopOnSignal();
       const result = await runRl({
@@ -68,19 +94,8 @@ export function registerRl(program: Command): void {
         outDir: options.out,
         resume: options.resume,
         shouldStop: stop.shouldStop,
-        evalMaxNewTokens: Number(options.maxNewTokens),
-        config: {
-          exitPenalty: Number(options.exitPenalty),
-          klCoefficient: Number(options.kl),
-          samplesPerPrompt: Number(options.samplesPerPrompt),
-          promptsPerStep: Number(options.promptsPerStep),
-          steps: Number(options.steps),
-          maxNewTokens: Number(options.maxNewTokens),
-          learningRates: { lora: Number(options.lrLora), heads: Number(options.lrHeads) },
-          evalEvery: Number(options.evalEvery),
-          checkpointEvery: Number(options.checkpointEvery),
-          seed: Number(options.seed),
-        },
+        evalMaxNewTokens: config.maxNewTokens,
+        config,
       });
       stop.dispose();
       const first = result.curve[0]!;
@@ -90,6 +105,6 @@ export function registerRl(program: Command): void {
           `total compute ${first.totalCompute.toFixed(1)} → ${result.final.totalCompute.toFixed(1)}\n`,
       );
       process.stdout.write(formatMetrics([{ label: "after RL", metrics: result.final }]) + "\n");
-      process.stderr.write(`rl: adapter in ${result.adapterDir}, metrics in ${join(options.out, "rl-metrics.jsonl")}\n`);
+      process.stderr.write(`rl: adapter in ${result.adapterDir}, metrics in ${join(options.out, RL_METRICS_FILE)}\n`);
     });
 }
