@@ -40,6 +40,12 @@ export interface RlooConfig {
   readonly learningRates: RlooLearningRates;
   /** Global gradient-norm clip over all trainable variables, e.g. 1.0 (Infinity disables). */
   readonly maxGradNorm: number;
+  /**
+   * Rollouts per gradient pass (gradient accumulation: the step's rollouts are scored and
+   * differentiated this many at a time, gradients summed; the same gradient as one pass), e.g.
+   * 8; 0 = all of a step's rollouts in one pass.
+   */
+  readonly microBatchSize: number;
 
   // --- Schedule -------------------------------------------------------------------------------
   /** Total optimiser steps, e.g. 380 (the paper's stage-2 length). */
@@ -64,6 +70,7 @@ export const DEFAULT_RLOO_CONFIG: RlooConfig = {
   baseline: "leave-one-out",
   learningRates: { lora: 1e-5, heads: 1e-5 },
   maxGradNorm: 1.0,
+  microBatchSize: 0,
   steps: 380,
   seed: 1234,
   checkpointEvery: 50,
@@ -112,6 +119,7 @@ export function resolveRlooConfig(overrides: RlooConfigOverrides = {}): RlooConf
   integer("checkpointEvery", 0);
   integer("keepCheckpoints", 1);
   integer("evalEvery", 0);
+  integer("microBatchSize", 0);
   if (!Number.isSafeInteger(config.seed)) fail("seed", "an integer", config.seed);
   if (typeof config.temperature !== "number" || !(config.temperature > 0) || !Number.isFinite(config.temperature)) {
     fail("temperature", "a finite number > 0", config.temperature);

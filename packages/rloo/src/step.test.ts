@@ -194,6 +194,35 @@ const scripted = (promptIndex: number, exitLayers: number[], text: string, exitE
   finished: true,
 });
 
+describe("gradient accumulation", () => {
+  it("4 micro-batches of 4 rollouts give the loss and gradients of one batch of 16, and the same step", async () => {
+    const config = resolveRlooConfig({ samplesPerPrompt: 8, maxNewTokens: 3, klCoefficient: 0.1 });
+    const examples = EXAMPLES; // 2 prompts × 8 samples
+    const policy = randomToy(true);
+    const scored = await sampleAndScore(policy, config, toyTaskReward, examples, 21);
+    expect(scored.rollouts).toHaveLength(16);
+    expect(new Set(scored.rollouts.map((r) => r.tokens.length)).size).toBeGreaterThan(1); // unequal lengths: the 1/T_i and 1/N must both be right
+    const one = rlooGradients(policy, scored.rollouts, scored.advantages);
+    const four = rlooGradients(policy, scored.rollouts, scored.advantages, 4);
+    expect(four.loss.dataSync()[0]!).toBeCloseTo(one.loss.dataSync()[0]!, 6);
+    const [a, b] = [flatten([...one.lora, ...one.heads]), flatten([...four.lora, ...four.heads])];
+    expect(Math.max(...a.map(Math.abs))).toBeGreaterThan(1e-3);
+    a.forEach((g, i) => expect(Math.abs(b[i]! - g)).toBeLessThan(1e-6));
+    tf.dispose([one.loss, four.loss, ...one.lora, ...one.heads, ...four.lora, ...four.heads]);
+    // Through rlooStep and the config field: the same metrics and parameters after one step.
+    const after = async (microBatchSize: number) => {
+      const toy = randomToy(true);
+      const stepConfig = resolveRlooConfig({ samplesPerPrompt: 8, maxNewTokens: 3, klCoefficient: 0.1, microBatchSize });
+      const metrics = await rlooStep({ policy: toy, config: stepConfig, taskReward: toyTaskReward, optimizers: createRlooOptimizers(toy, stepConfig) }, { examples, seed: 21, step: 1 });
+      return { metrics, values: flatten([toy.headLogits, toy.tokenLogits]) };
+    };
+    const [whole, accumulated] = [await after(0), await after(4)];
+    expect(accumulated.metrics.loss).toBeCloseTo(whole.metrics.loss, 6);
+    expect(accumulated.metrics.gradientNorm).toBeCloseTo(whole.metrics.gradientNorm, 5);
+    expect(() => resolveRlooConfig({ microBatchSize: -1 })).toThrow("RlooConfig.microBatchSize must be an integer ≥ 0 (got -1)");
+  });
+});
+
 describe("rlooStep", () => {
   it("reports the METHOD §4 metrics, checked by hand", async () => {
     // L = 4; tokens' exits: [2, 4] | [4] | [2, 2, 4] | [4]: 7 tokens, Σx = 22, early exits 3

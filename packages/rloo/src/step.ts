@@ -135,24 +135,41 @@ export async function sampleAndScore(
 
 /**
  * Step 4: the loss and its gradient for every trainable variable, in `trainableVariables()` order
- * (zeros for a variable the loss does not reach). The caller disposes the returned tensors.
+ * (zeros for a variable the loss does not reach). With `microBatchSize` > 0 the rollouts are
+ * differentiated that many at a time and the gradients summed (each pass's loss keeps the
+ * step's 1/N, so the sum is the one-pass gradient). The caller disposes the returned tensors.
  */
 export function rlooGradients(
   policy: AugmentedVocabularyPolicy,
   rollouts: readonly PolicyRollout[],
   advantages: readonly number[],
+  microBatchSize = 0,
 ): { loss: tf.Scalar; lora: tf.Tensor[]; heads: tf.Tensor[] } {
   const { lora, heads } = policy.trainableVariables();
   const variables = [...lora, ...heads];
-  const lengths = rollouts.map((r) => r.tokens.length);
-  return tf.tidy(() => {
+  const N = rollouts.length;
+  const size = microBatchSize > 0 ? microBatchSize : Math.max(1, N);
+  let loss: tf.Scalar | null = null;
+  let sums: tf.Tensor[] | null = null;
+  for (let start = 0; start < Math.max(N, 1); start += size) {
+    const chunk = rollouts.slice(start, start + size);
+    const lengths = chunk.map((r) => r.tokens.length);
     const { value, grads } = tf.variableGrads(
-      () => rlooLoss(policy.sequenceLogProbs(rollouts), advantages, lengths),
+      () => rlooLoss(policy.sequenceLogProbs(chunk), advantages.slice(start, start + size), lengths, N),
       variables,
     );
-    const gradientOf = (v: tf.Variable) => grads[v.name] ?? tf.zerosLike(v);
-    return { loss: value, lora: lora.map(gradientOf), heads: heads.map(gradientOf) };
-  });
+    const gradients = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    if (loss === null || sums === null) {
+      loss = value;
+      sums = gradients;
+    } else {
+      const [previousLoss, previous]: [tf.Scalar, tf.Tensor[]] = [loss, sums];
+      loss = tf.add(previousLoss, value) as tf.Scalar;
+      sums = previous.map((g, i) => tf.add(g, gradients[i]!));
+      tf.dispose([previousLoss, value, ...previous, ...gradients]);
+    }
+  }
+  return { loss: loss!, lora: sums!.slice(0, lora.length), heads: sums!.slice(lora.length) };
 }
 
 /** One full RLOO step (sample → score → gradient → clip → Adam); throws RlooNonFiniteError before updating on NaN. */
@@ -162,7 +179,7 @@ export async function rlooStep(
 ): Promise<RlooStepMetrics> {
   const { policy, config, taskReward, optimizers } = context;
   const scored = await sampleAndScore(policy, config, taskReward, batch.examples, batch.seed);
-  const { loss, lora, heads } = rlooGradients(policy, scored.rollouts, scored.advantages);
+  const { loss, lora, heads } = rlooGradients(policy, scored.rollouts, scored.advantages, config.microBatchSize);
   const all = [...lora, ...heads];
   try {
     // ‖g‖ = sqrt(Σ_v Σ g_v²) over every trainable variable
