@@ -55,6 +55,9 @@ export async function loadModelFolder(dir: string, workload: Partial<MemoryWorkl
   return { model, tokenizer };
 }
 
+/** Help of --fresh-heads, the flag that lets every --adapter command read a plain PEFT LoRA folder. */
+export const FRESH_HEADS_HELP = "accept an --adapter folder without exit heads (a plain PEFT LoRA folder: no early_exit_config.json / exit_heads.safetensors) and start fresh exit heads";
+
 export function requireTokenizer(loaded: LoadedModel, flag: string): Tokenizer {
   if (!loaded.tokenizer) {
     throw new Error(`${flag} needs a tokenizer, but ${join(loaded.model.directory, "tokenizer.json")} does not exist (pass token ids with --ids instead)`);

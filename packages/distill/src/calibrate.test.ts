@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { expectNoLeaks, initBackend, tf } from "@eecot/tensor-core";
+import { expectNoLeaks, initBackend, overwriteSafetensorsValue, tf } from "@eecot/tensor-core";
 import { disposeModel, generateTokens, loadQwenModel, type QwenModel } from "@eecot/transformer";
 import { EarlyExitModel, loadEarlyExitAdapters } from "@eecot/early-exit";
 import { PROMPTS, fixturePath } from "../test/helpers.js";
@@ -126,6 +126,10 @@ for (const fixture of FIXTURES) {
       // Starting fresh over existing checkpoints, or resuming with another factor, is refused.
       await expect(calibrate(second, trajectories, { outDir, config })).rejects.toThrow(/already holds checkpoints \(steps 3, 4\)/);
       await expect(calibrate(second, trajectories, { outDir, config: { ...config, klFactor: 2 }, resume: true })).rejects.toThrow(/klFactor = 1, this run has 2/);
+      // A NaN in the saved optimiser state is refused on resume, naming file and tensor.
+      const optimizerFile = join(outDir, "checkpoints", "step-000004", "optimizer.safetensors");
+      await overwriteSafetensorsValue(optimizerFile, "optimizer.heads.0.v", NaN, 1);
+      await expect(calibrate(second, trajectories, { outDir, config, resume: true })).rejects.toThrow(`${optimizerFile}: tensor "optimizer.heads.0.v" holds 1 non-finite value (first: NaN at flat index 1)`);
       straight.dispose();
       second.dispose();
     });

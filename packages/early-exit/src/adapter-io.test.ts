@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile, unlink } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { initBackend, openSafetensors, tf, writeSafetensors } from "@eecot/tensor-core";
+import { initBackend, openSafetensors, overwriteSafetensorsValue, tf, writeSafetensors } from "@eecot/tensor-core";
 import { disposeModel, loadQwenModel, type QwenModel } from "@eecot/transformer";
 import { fixturePath, randomizeHeads, randomizeLora } from "../test/helpers.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, EARLY_EXIT_CONFIG_FILE, EXIT_HEADS_FILE, loadEarlyExitAdapters, peftKey, saveEarlyExitAdapters } from "./adapter-io.js";
@@ -77,7 +77,7 @@ describe("saveEarlyExitAdapters / loadEarlyExitAdapters", () => {
     await saveEarlyExitAdapters(dir, model);
     await unlink(join(dir, EXIT_HEADS_FILE));
     await unlink(join(dir, EARLY_EXIT_CONFIG_FILE));
-    await expect(loadEarlyExitAdapters(dir, base)).rejects.toThrow(`${join(dir, EARLY_EXIT_CONFIG_FILE)}: not found`);
+    await expect(loadEarlyExitAdapters(dir, base)).rejects.toThrow(`${dir}: no early_exit_config.json or exit_heads.safetensors (a plain PEFT LoRA folder?); pass --fresh-heads (API: allowMissingHeads) to start with fresh exit heads`);
     const loaded = await loadEarlyExitAdapters(dir, base, { allowMissingHeads: true, overrides: { exitLayers: [2] } });
     expect(loaded.exitLayers).toEqual([2]);
     expect(values(loaded).slice(0, model.lora.variables().length)).toEqual(values(model).slice(0, model.lora.variables().length));
@@ -126,6 +126,10 @@ describe("malformed adapter folders", () => {
     ["wrong depth", () => broken("depth", editJson(EARLY_EXIT_CONFIG_FILE, (j) => (j.num_hidden_layers = 6))), /early_exit_config.json: "num_hidden_layers" is 6 but the base model has 4 layers/],
     ["bad exit layers", () => broken("exits", editJson(EARLY_EXIT_CONFIG_FILE, (j) => (j.exit_layers = [1, 4]))), /early_exit_config.json: exitLayers must be strictly increasing integers in 1..3/],
     ["invalid JSON", () => broken("json", (d) => writeFile(join(d, ADAPTER_CONFIG_FILE), "{ r: 8")), /adapter_config.json: invalid JSON/],
+    ["NaN in a LoRA matrix", () => broken("lora-nan", (d) => overwriteSafetensorsValue(join(d, ADAPTER_WEIGHTS_FILE), "base_model.model.model.layers.2.self_attn.v_proj.lora_B.weight", NaN, 3)),
+      /adapter_model.safetensors: tensor "base_model.model.model.layers.2.self_attn.v_proj.lora_B.weight" holds 1 non-finite value \(first: NaN at flat index 3\)/],
+    ["Inf in an exit head", () => broken("head-inf", (d) => overwriteSafetensorsValue(join(d, EXIT_HEADS_FILE), "exit_heads.3.fc1.weight", -Infinity, 0)),
+      /exit_heads.safetensors: tensor "exit_heads.3.fc1.weight" holds 1 non-finite value \(first: -Infinity at flat index 0\)/],
   ] as const)("%s", async (_name, make, message) => {
     const dir = await make();
     const before = tf.memory().numTensors;

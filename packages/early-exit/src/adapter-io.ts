@@ -264,9 +264,12 @@ export async function loadEarlyExitAdapters(dir: string, base: QwenModel, option
   // Exit heads and their config.
   const exitConfigFile = join(dir, EARLY_EXIT_CONFIG_FILE);
   const headsFile = join(dir, EXIT_HEADS_FILE);
-  const haveHeads = (await exists(exitConfigFile)) || (await exists(headsFile)) || !options.allowMissingHeads;
+  const headsOnDisk = (await exists(exitConfigFile)) || (await exists(headsFile));
+  if (!headsOnDisk && !options.allowMissingHeads) {
+    throw new AdapterFormatError(dir, `no ${EARLY_EXIT_CONFIG_FILE} or ${EXIT_HEADS_FILE} (a plain PEFT LoRA folder?); pass --fresh-heads (API: allowMissingHeads) to start with fresh exit heads`);
+  }
   const overrides = options.overrides ?? {};
-  if (!haveHeads) {
+  if (!headsOnDisk) {
     const config = resolveEarlyExitConfig(base.config, { ...overrides, lora: loraConfig });
     return new EarlyExitModel(base, config, createExitHeads(C, config.exitLayers, { initialBias: config.headInitialBias, seed: config.seed }), makeLora(config.seed));
   }

@@ -18,6 +18,7 @@
 // exited runs later layers with kvOnly (no queries, attention, o_proj or MLP): real savings.
 import { tf, Rng } from "@eecot/tensor-core";
 import {
+  assertFitsContext,
   attentionContext,
   decoderLayer,
   embed,
@@ -287,6 +288,7 @@ export class EarlyExitModel {
         if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`generate: token id ${id} in prompt ${b} is outside the vocabulary 0..${V - 1}`);
       });
     });
+    assertFitsContext(config, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens);
     const useHeads = forced === null && mode !== "none" && m > 0;
 
     const B = prompts.length;

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { tf } from "@eecot/tensor-core";
+import { overwriteSafetensorsValue, tf } from "@eecot/tensor-core";
 import { loadRlooCheckpoint, saveRlooCheckpoint } from "./checkpoint.js";
 import { resolveRlooConfig, type RlooConfigOverrides } from "./config.js";
 import { RlooNonFiniteError } from "./errors.js";
@@ -110,6 +110,14 @@ describe("trainRloo on the toy", () => {
     const state = JSON.parse(await readFile(join(directory, "step-000009", "state.json"), "utf8"));
     expect(state).toMatchObject({ format: "eecot-rloo-checkpoint", version: 1, step: 9, optimizerSteps: { lora: 9, heads: 9 } });
     expect(state.shapes).toEqual({ lora: [[2, 2, 3]], heads: [[2, 2]] });
+    // An Inf in the saved trainable variables or optimiser state is refused on resume, naming file and tensor.
+    const tensorsFile = join(directory, "step-000009", "trainable.safetensors");
+    await overwriteSafetensorsValue(tensorsFile, "optimizer.lora.0.m", Infinity, 2);
+    const optimizers = createRlooOptimizers(resumed, resolveRlooConfig(config));
+    await expect(loadRlooCheckpoint(join(directory, "step-000009"), { policy: resumed, optimizers }))
+      .rejects.toThrow(`${tensorsFile}: tensor "optimizer.lora.0.m" holds 1 non-finite value (first: Infinity at flat index 2)`);
+    optimizers.lora.dispose();
+    optimizers.heads.dispose();
     for (const policy of [straight, resumed]) policy.dispose();
   });
 

@@ -10,8 +10,12 @@ import {
   writeSafetensors,
   writeSafetensorsStream,
   tensorsToRecords,
+  findNonFinite,
+  NonFiniteTensorError,
+  SafetensorsError,
   type SafetensorsTensor,
 } from "./safetensors.js";
+import { overwriteSafetensorsValue } from "./testing.js";
 import { initBackend } from "./backend.js";
 import { tf } from "./tf.js";
 
@@ -294,5 +298,47 @@ describe("loadCheckpointTensors", () => {
       await unlink(join(copy, "model-00003-of-00003.safetensors"));
       await expect(loadCheckpointTensors(copy)).rejects.toThrow(`shard model-00003-of-00003.safetensors listed in ${indexPath()} not found in ${copy}`);
     });
+  });
+});
+
+describe("non-finite values are refused at load", () => {
+  it("finds NaN and both infinities by their bits, and counts them", () => {
+    expect(findNonFinite(new Float32Array([1, -0, 3.4e38, 1e-45]))).toBeNull();
+    expect(findNonFinite(new Float32Array([1, Infinity, NaN, 2, -Infinity]))).toEqual({ index: 1, count: 3, value: Infinity });
+    expect(findNonFinite(new Float32Array([0, 0, -Infinity]))).toEqual({ index: 2, count: 1, value: -Infinity });
+  });
+
+  it.each([
+    ["F32", NaN, "NaN"],
+    ["BF16", Infinity, "Infinity"],
+    ["F16", -Infinity, "-Infinity"],
+  ] as const)("one %s value set to %s: the error names the file, the tensor and the index", async (dtype, value, printed) => {
+    const path = join(dir, `poisoned-${dtype}.safetensors`);
+    await writeSafetensors(path, { a: { dtype, shape: [2, 3], data: new Float32Array(6).fill(0.5) }, ok: { dtype, shape: [1], data: new Float32Array([1]) } });
+    await overwriteSafetensorsValue(path, "a", value, 4);
+    const file = await openSafetensors(path);
+    expect(await file.read("ok")).toEqual(new Float32Array([1]));
+    const error = await file.read("a").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NonFiniteTensorError);
+    expect(error).toBeInstanceOf(SafetensorsError);
+    expect((error as NonFiniteTensorError).file).toBe(path);
+    expect((error as Error).message).toBe(`${path}: tensor "a" holds 1 non-finite value (first: ${printed} at flat index 4); the file is corrupt or was saved from a diverged run`);
+  });
+
+  it("refuses a sharded BF16 checkpoint with an Inf in one projection, naming the shard", async () => {
+    const copy = join(dir, "sharded-inf");
+    await cp(bf16Folder, copy, { recursive: true });
+    const index = JSON.parse(await readFile(join(copy, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+    const name = "model.layers.1.mlp.up_proj.weight";
+    const shard = join(copy, index.weight_map[name]!);
+    await overwriteSafetensorsValue(shard, name, Infinity, 7);
+    await expect(loadCheckpointTensors(copy)).rejects.toThrow(`${shard}: tensor "${name}" holds 1 non-finite value (first: Infinity at flat index 7)`);
+  });
+
+  it("refuses a NaN in the F32 checkpoint", async () => {
+    const copy = join(dir, "f32-nan");
+    await cp(f32Folder, copy, { recursive: true });
+    await overwriteSafetensorsValue(join(copy, "model.safetensors"), "model.layers.0.self_attn.o_proj.weight", NaN, 0);
+    await expect(loadCheckpointTensors(copy)).rejects.toThrow(`tensor "model.layers.0.self_attn.o_proj.weight" holds 1 non-finite value (first: NaN at flat index 0)`);
   });
 });

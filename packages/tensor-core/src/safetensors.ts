@@ -51,6 +51,65 @@ interface HeaderEntry extends SafetensorsTensorInfo {
   readonly end: number;
 }
 
+/** A safetensors file that cannot be read or written; `file` is the path the problem is in. */
+export class SafetensorsError extends Error {
+  constructor(
+    /** Path of the file (or folder / index) the problem is in. */
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SafetensorsError";
+  }
+}
+
+/** A floating-point tensor holds NaN or ±Infinity: refused at load, so nothing non-finite gets in. */
+export class NonFiniteTensorError extends SafetensorsError {
+  constructor(
+    file: string,
+    /** Name of the tensor. */
+    readonly tensor: string,
+    /** How many of its values are not finite. */
+    readonly count: number,
+    /** Flat index of the first one. */
+    readonly index: number,
+    /** That value (NaN, Infinity or -Infinity). */
+    readonly value: number,
+  ) {
+    super(file, `${file}: tensor "${tensor}" holds ${count} non-finite value${count === 1 ? "" : "s"} (first: ${value} at flat index ${index}); the file is corrupt or was saved from a diverged run`);
+    this.name = "NonFiniteTensorError";
+  }
+}
+
+/**
+ * Flat index of the first NaN / ±Infinity in `values` and how many there are, or null when all
+ * are finite. The fast pass sums `x · 0` in four lanes (0 for every finite x, NaN otherwise);
+ * only a tensor that fails it is scanned again for the index and the count.
+ */
+export function findNonFinite(values: Float32Array): { index: number; count: number; value: number } | null {
+  const n = values.length;
+  const whole = n - (n % 4);
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (let i = 0; i < whole; i += 4) {
+    a0 += values[i]! * 0;
+    a1 += values[i + 1]! * 0;
+    a2 += values[i + 2]! * 0;
+    a3 += values[i + 3]! * 0;
+  }
+  for (let i = whole; i < n; i++) a0 += values[i]! * 0;
+  if (a0 + a1 + a2 + a3 === 0) return null;
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  return { index: first, count, value: values[first]! };
+}
+
 /** Safetensors caps the header at 100 MB; anything larger is corrupt. */
 const MAX_HEADER_BYTES = 100_000_000;
 /** One read call moves at most this many bytes (fs limits single reads to 2 GiB). */
@@ -71,7 +130,7 @@ async function readRange(handle: FileHandle, position: number, length: number, p
   while (done < length) {
     const want = Math.min(length - done, READ_CHUNK_BYTES);
     const { bytesRead } = await handle.read(bytes, done, want, position + done);
-    if (bytesRead === 0) throw new Error(`unexpected end of file in ${path} at byte ${position + done} (file truncated?)`);
+    if (bytesRead === 0) throw new SafetensorsError(path, `unexpected end of file in ${path} at byte ${position + done} (file truncated?)`);
     done += bytesRead;
   }
   return bytes;
@@ -83,10 +142,10 @@ function parseHeader(headerBytes: Uint8Array, dataStart: number, fileSize: numbe
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
   } catch (error) {
-    throw new Error(`invalid safetensors header in ${path}: not valid UTF-8 JSON (${(error as Error).message})`);
+    throw new SafetensorsError(path, `invalid safetensors header in ${path}: not valid UTF-8 JSON (${(error as Error).message})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new Error(`invalid safetensors header in ${path}: expected a JSON object`);
+    throw new SafetensorsError(path, `invalid safetensors header in ${path}: expected a JSON object`);
   }
   const dataSize = fileSize - dataStart;
   const entries = new Map<string, HeaderEntry>();
@@ -95,30 +154,30 @@ function parseHeader(headerBytes: Uint8Array, dataStart: number, fileSize: numbe
     if (name === "__metadata__") {
       const ok = typeof value === "object" && value !== null && !Array.isArray(value) &&
         Object.values(value).every((v) => typeof v === "string");
-      if (!ok) throw new Error(`invalid safetensors header in ${path}: __metadata__ must map strings to strings`);
+      if (!ok) throw new SafetensorsError(path, `invalid safetensors header in ${path}: __metadata__ must map strings to strings`);
       metadata = { ...(value as Record<string, string>) };
       continue;
     }
     const where = `tensor ${name} in ${path}`;
-    if (typeof value !== "object" || value === null) throw new Error(`invalid header entry for ${where}: expected an object`);
+    if (typeof value !== "object" || value === null) throw new SafetensorsError(path, `invalid header entry for ${where}: expected an object`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (!isSupportedDtype(dtype)) {
-      throw new Error(`unsupported dtype ${String(dtype)} for tensor ${name} in ${path} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(", ")})`);
+      throw new SafetensorsError(path, `unsupported dtype ${String(dtype)} for tensor ${name} in ${path} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(", ")})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new Error(`invalid shape ${JSON.stringify(shape)} for ${where}: expected an array of non-negative integers`);
+      throw new SafetensorsError(path, `invalid shape ${JSON.stringify(shape)} for ${where}: expected an array of non-negative integers`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw new Error(`invalid data_offsets ${JSON.stringify(offsets)} for ${where}: expected [start, end] with 0 <= start <= end`);
+      throw new SafetensorsError(path, `invalid data_offsets ${JSON.stringify(offsets)} for ${where}: expected [start, end] with 0 <= start <= end`);
     }
     const [start, end] = offsets as [number, number];
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     const expectedBytes = elements * SAFETENSORS_DTYPE_BYTES[dtype];
     if (end - start !== expectedBytes) {
-      throw new Error(`wrong byte span for ${where}: ${dtype} [${shape.join(", ")}] needs ${expectedBytes} bytes but data_offsets [${start}, ${end}] span ${end - start}`);
+      throw new SafetensorsError(path, `wrong byte span for ${where}: ${dtype} [${shape.join(", ")}] needs ${expectedBytes} bytes but data_offsets [${start}, ${end}] span ${end - start}`);
     }
     if (end > dataSize) {
-      throw new Error(`data_offsets [${start}, ${end}] for ${where} exceed the data region of ${dataSize} bytes (file truncated or offsets corrupt)`);
+      throw new SafetensorsError(path, `data_offsets [${start}, ${end}] for ${where} exceed the data region of ${dataSize} bytes (file truncated or offsets corrupt)`);
     }
     entries.set(name, { dtype, shape: shape as number[], start: dataStart + start, end: dataStart + end });
   }
@@ -128,10 +187,20 @@ function parseHeader(headerBytes: Uint8Array, dataStart: number, fileSize: numbe
     const [previousName, previous] = sorted[i - 1]!;
     const [name, entry] = sorted[i]!;
     if (entry.start < previous.end) {
-      throw new Error(`overlapping tensors in ${path}: ${previousName} [${previous.start - dataStart}, ${previous.end - dataStart}) and ${name} [${entry.start - dataStart}, ${entry.end - dataStart})`);
+      throw new SafetensorsError(path, `overlapping tensors in ${path}: ${previousName} [${previous.start - dataStart}, ${previous.end - dataStart}) and ${name} [${entry.start - dataStart}, ${entry.end - dataStart})`);
     }
   }
   return { entries, metadata };
+}
+
+/** Decodes one tensor's bytes and refuses non-finite float values, naming file and tensor. */
+function decodeFinite(bytes: Uint8Array, dtype: SafetensorsDtype, name: string, path: string): TensorData {
+  const data = decode(bytes, dtype, name, path);
+  if (data instanceof Float32Array) {
+    const bad = findNonFinite(data); // its cost on a Qwen3-0.6B tensor set: bench/finite-check.ts
+    if (bad) throw new NonFiniteTensorError(path, name, bad.count, bad.index, bad.value);
+  }
+  return data;
 }
 
 /** Decodes raw little-endian bytes of one tensor into the typed array `read` returns. */
@@ -152,7 +221,7 @@ function decode(bytes: Uint8Array, dtype: SafetensorsDtype, name: string, path: 
       for (let i = 0; i < wide.length; i++) {
         const value = wide[i]!;
         if (value > 2147483647n || value < -2147483648n) {
-          throw new Error(`I64 value ${value} at index ${i} of tensor ${name} in ${path} does not fit in int32; use readBigInt64`);
+          throw new SafetensorsError(path, `I64 value ${value} at index ${i} of tensor ${name} in ${path} does not fit in int32; use readBigInt64`);
         }
         narrow[i] = Number(value);
       }
@@ -182,16 +251,16 @@ export class SafetensorsFile {
       handle = await open(path, "r");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new Error(`safetensors file not found: ${path}`);
-      throw new Error(`cannot open safetensors file ${path}: ${(error as Error).message}`);
+      if (code === "ENOENT") throw new SafetensorsError(path, `safetensors file not found: ${path}`);
+      throw new SafetensorsError(path, `cannot open safetensors file ${path}: ${(error as Error).message}`);
     }
     try {
       const fileSize = (await handle.stat()).size;
-      if (fileSize < 8) throw new Error(`not a safetensors file: ${path} has ${fileSize} bytes, fewer than the 8-byte header length`);
+      if (fileSize < 8) throw new SafetensorsError(path, `not a safetensors file: ${path} has ${fileSize} bytes, fewer than the 8-byte header length`);
       const prefix = await readRange(handle, 0, 8, path);
       const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
       if (headerLength === 0n || headerLength > BigInt(Math.min(fileSize - 8, MAX_HEADER_BYTES))) {
-        throw new Error(`invalid safetensors header length ${headerLength} in ${path} (file has ${fileSize} bytes; header limit ${MAX_HEADER_BYTES})`);
+        throw new SafetensorsError(path, `invalid safetensors header length ${headerLength} in ${path} (file has ${fileSize} bytes; header limit ${MAX_HEADER_BYTES})`);
       }
       const headerBytes = await readRange(handle, 8, Number(headerLength), path);
       const { entries, metadata } = parseHeader(headerBytes, 8 + Number(headerLength), fileSize, path);
@@ -220,7 +289,7 @@ export class SafetensorsFile {
   /**
    * Values of tensor `name`: F32/F16/BF16 -> Float32Array (16-bit floats upcast exactly),
    * I32 -> Int32Array, I64 -> Int32Array (throws if a value does not fit; see readBigInt64),
-   * U8/BOOL -> Uint8Array.
+   * U8/BOOL -> Uint8Array. A float tensor holding NaN or ±Infinity throws NonFiniteTensorError.
    */
   async read(name: string): Promise<TensorData> {
     return (await this.readMany([name]))[0]!;
@@ -234,7 +303,7 @@ export class SafetensorsFile {
       const out: TensorData[] = [];
       for (const [name, entry] of entries) {
         const bytes = await readRange(handle, entry.start, entry.end - entry.start, this.path);
-        out.push(decode(bytes, entry.dtype, name, this.path));
+        out.push(decodeFinite(bytes, entry.dtype, name, this.path));
       }
       return out;
     } finally {
@@ -245,7 +314,7 @@ export class SafetensorsFile {
   /** Exact values of an I64 tensor. */
   async readBigInt64(name: string): Promise<BigInt64Array> {
     const entry = this.entry(name);
-    if (entry.dtype !== "I64") throw new Error(`readBigInt64: tensor ${name} in ${this.path} is ${entry.dtype}, not I64`);
+    if (entry.dtype !== "I64") throw new SafetensorsError(this.path, `readBigInt64: tensor ${name} in ${this.path} is ${entry.dtype}, not I64`);
     const handle = await open(this.path, "r");
     try {
       const bytes = await readRange(handle, entry.start, entry.end - entry.start, this.path);
@@ -257,7 +326,7 @@ export class SafetensorsFile {
 
   private entry(name: string): HeaderEntry {
     const entry = this.entries.get(name);
-    if (!entry) throw new Error(`tensor ${name} not found in ${this.path}`);
+    if (!entry) throw new SafetensorsError(this.path, `tensor ${name} not found in ${this.path}`);
     return entry;
   }
 }
@@ -288,7 +357,7 @@ async function pathKind(path: string): Promise<"file" | "directory" | "missing">
  * exactly). Values are decoded as `SafetensorsFile.read` does (16-bit floats -> Float32Array).
  */
 export async function loadCheckpointTensors(folder: string): Promise<Map<string, LoadedTensor>> {
-  if ((await pathKind(folder)) !== "directory") throw new Error(`model folder not found: ${folder}`);
+  if ((await pathKind(folder)) !== "directory") throw new SafetensorsError(folder, `model folder not found: ${folder}`);
   const indexPath = join(folder, INDEX_FILE);
   const singlePath = join(folder, SINGLE_FILE);
   const out = new Map<string, LoadedTensor>();
@@ -308,13 +377,13 @@ export async function loadCheckpointTensors(folder: string): Promise<Map<string,
     }
     for (const [shard, names] of namesByShard) {
       const shardPath = join(folder, shard);
-      if ((await pathKind(shardPath)) !== "file") throw new Error(`shard ${shard} listed in ${indexPath} not found in ${folder}`);
+      if ((await pathKind(shardPath)) !== "file") throw new SafetensorsError(indexPath, `shard ${shard} listed in ${indexPath} not found in ${folder}`);
       const file = await openSafetensors(shardPath);
       for (const name of names) {
-        if (!file.has(name)) throw new Error(`tensor ${name} is mapped to shard ${shard} by ${indexPath} but absent from ${shardPath}`);
+        if (!file.has(name)) throw new SafetensorsError(indexPath, `tensor ${name} is mapped to shard ${shard} by ${indexPath} but absent from ${shardPath}`);
       }
       for (const name of file.tensorNames) {
-        if (weightMap[name] !== shard) throw new Error(`tensor ${name} in ${shardPath} is not mapped to that shard by ${indexPath}`);
+        if (weightMap[name] !== shard) throw new SafetensorsError(indexPath, `tensor ${name} in ${shardPath} is not mapped to that shard by ${indexPath}`);
       }
       await loadFile(file, names);
     }
@@ -325,7 +394,7 @@ export async function loadCheckpointTensors(folder: string): Promise<Map<string,
     await loadFile(file, file.tensorNames);
     return out;
   }
-  throw new Error(`no ${SINGLE_FILE} or ${INDEX_FILE} in model folder ${folder}`);
+  throw new SafetensorsError(folder, `no ${SINGLE_FILE} or ${INDEX_FILE} in model folder ${folder}`);
 }
 
 async function readWeightMap(indexPath: string): Promise<Record<string, string>> {
@@ -333,12 +402,12 @@ async function readWeightMap(indexPath: string): Promise<Record<string, string>>
   try {
     index = JSON.parse(await readFile(indexPath, "utf8"));
   } catch (error) {
-    throw new Error(`invalid checkpoint index ${indexPath}: ${(error as Error).message}`);
+    throw new SafetensorsError(indexPath, `invalid checkpoint index ${indexPath}: ${(error as Error).message}`);
   }
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   const ok = typeof weightMap === "object" && weightMap !== null && !Array.isArray(weightMap) &&
     Object.values(weightMap).every((shard) => typeof shard === "string" && shard !== "" && basename(shard) === shard);
-  if (!ok) throw new Error(`invalid checkpoint index ${indexPath}: weight_map must map tensor names to shard file names in the same folder`);
+  if (!ok) throw new SafetensorsError(indexPath, `invalid checkpoint index ${indexPath}: weight_map must map tensor names to shard file names in the same folder`);
   return weightMap as Record<string, string>;
 }
 
@@ -436,7 +505,7 @@ export async function writeSafetensorsStream(
 ): Promise<void> {
   assertLittleEndianHost();
   if (metadata && !Object.values(metadata).every((v) => typeof v === "string")) {
-    throw new Error(`writeSafetensors: metadata values must be strings (writing ${path})`);
+    throw new SafetensorsError(path, `writeSafetensors: metadata values must be strings (writing ${path})`);
   }
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -482,7 +551,7 @@ export async function writeSafetensorsStream(
   } catch (error) {
     await handle?.close().catch(() => {});
     await unlink(tmpPath).catch(() => {});
-    throw new Error(`writeSafetensors: failed to write ${path}: ${(error as Error).message}`);
+    throw new SafetensorsError(path, `writeSafetensors: failed to write ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

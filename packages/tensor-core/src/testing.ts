@@ -1,6 +1,8 @@
 // Test helpers for tensor code: leak checks, shape assertions, closeness with a readable max
 // difference, and finite-difference gradients. They throw plain Errors, so they work in any
 // test runner (and in scripts).
+import { open } from "node:fs/promises";
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half-precision.js";
 import { tf } from "./tf.js";
 
 /** Runs `fn` and reports tf.memory().numTensors before and after. */
@@ -141,4 +143,33 @@ export async function finiteDifferenceGradients(
     gradients.push(gradient);
   }
   return gradients;
+}
+
+/**
+ * Overwrites element `index` of float tensor `name` inside the safetensors file at `path` with
+ * `value` (e.g. NaN or Infinity), in the tensor's own dtype: for fault tests on saved files.
+ */
+export async function overwriteSafetensorsValue(path: string, name: string, value: number, index = 0): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    const prefix = Buffer.alloc(8);
+    await handle.read(prefix, 0, 8, 0);
+    const headerLength = Number(prefix.readBigUInt64LE(0));
+    const header = Buffer.alloc(headerLength);
+    await handle.read(header, 0, headerLength, 8);
+    const entry = (JSON.parse(header.toString("utf8")) as Record<string, { dtype: string; data_offsets: [number, number] }>)[name];
+    if (!entry) throw new Error(`overwriteSafetensorsValue: no tensor ${name} in ${path}`);
+    const float = new Float32Array([value]);
+    const bytes =
+      entry.dtype === "F32" ? new Uint8Array(float.buffer)
+      : entry.dtype === "BF16" ? new Uint8Array(float32ToBfloat16Bits(float).buffer)
+      : entry.dtype === "F16" ? new Uint8Array(float32ToFloat16Bits(float).buffer)
+      : null;
+    if (!bytes) throw new Error(`overwriteSafetensorsValue: tensor ${name} in ${path} is ${entry.dtype}, not a float`);
+    const position = 8 + headerLength + entry.data_offsets[0] + index * bytes.length;
+    if (position + bytes.length > 8 + headerLength + entry.data_offsets[1]) throw new Error(`overwriteSafetensorsValue: index ${index} is outside tensor ${name}`);
+    await handle.write(bytes, 0, bytes.length, position);
+  } finally {
+    await handle.close();
+  }
 }

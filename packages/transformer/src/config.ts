@@ -30,6 +30,8 @@ export interface QwenConfig {
   readonly tieWordEmbeddings: boolean;
   /** q/k/v projections carry biases (always for qwen2; `attention_bias` for qwen3). */
   readonly attentionBias: boolean;
+  /** o_proj carries a bias too: qwen3 with `attention_bias` (as transformers builds it); never qwen2. */
+  readonly outputProjectionBias: boolean;
   /** RMSNorm on each query/key head before RoPE (qwen3). */
   readonly qkNorm: boolean;
   /** Longest position the model was trained for, e.g. 40960. */
@@ -129,6 +131,7 @@ export function parseQwenConfig(json: Json, file = "config.json"): QwenConfig {
     rmsNormEps: positive(json, "rms_norm_eps", file, 1e-6),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     attentionBias,
+    outputProjectionBias: modelType === "qwen3" && attentionBias,
     qkNorm: modelType === "qwen3",
     maxPositionEmbeddings: integer(json, "max_position_embeddings", file, 32768),
     bosTokenId: typeof json.bos_token_id === "number" ? json.bos_token_id : null,

@@ -87,6 +87,35 @@ export function sampleToken(logits: ArrayLike<number>, sampling: SamplingConfig,
   return rng.categorical(probs);
 }
 
+/** A prompt plus the requested new tokens would run past the model's context (max_position_embeddings). */
+export class ContextLengthError extends Error {
+  constructor(
+    /** Tokens of the longest prompt. */
+    readonly promptLength: number,
+    /** New tokens asked for. */
+    readonly maxNewTokens: number,
+    /** The model's context, config.json's max_position_embeddings. */
+    readonly contextLength: number,
+    /** How the limit is named to the caller, e.g. "--max-new-tokens". */
+    label: string,
+  ) {
+    super(
+      `${label} ${maxNewTokens} with a ${promptLength}-token prompt needs ${promptLength + maxNewTokens} positions, more than the model's context of ${contextLength} (max_position_embeddings in config.json); ` +
+        (promptLength < contextLength ? `use ${label} ${contextLength - promptLength} or less` : `the prompt alone fills it`),
+    );
+    this.name = "ContextLengthError";
+  }
+}
+
+/**
+ * Refuses a generation whose longest prompt plus `maxNewTokens` exceeds the model's context:
+ * positions past max_position_embeddings were never trained, and a model without a stop token
+ * would otherwise run on for as long as asked.
+ */
+export function assertFitsContext(config: QwenConfig, promptLength: number, maxNewTokens: number, label = "maxNewTokens"): void {
+  if (promptLength + maxNewTokens > config.maxPositionEmbeddings) throw new ContextLengthError(promptLength, maxNewTokens, config.maxPositionEmbeddings, label);
+}
+
 export interface GenerationResult {
   /** New tokens per row (stop token included when one was produced). */
   readonly tokens: number[][];
@@ -109,6 +138,7 @@ export async function generateTokens(
   const rng = new Rng(options.seed);
   const B = prompts.length;
   const { ids, mask } = leftPad(prompts, options.padTokenId);
+  assertFitsContext(config, ids[0]?.length ?? 0, options.maxNewTokens);
   const tokens: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
   let cache: KvCache | null = null;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
-import { initBackend, tf, writeSafetensors } from "@eecot/tensor-core";
+import { initBackend, overwriteSafetensorsValue, tf, writeSafetensors } from "@eecot/tensor-core";
 import { parseQwenConfig, readQwenConfig } from "./config.js";
 import { disposeModel, expectedCheckpointShapes, loadQwenModel } from "./load.js";
 import { saveQwenModel } from "./save.js";
@@ -43,6 +43,17 @@ describe("bad input", () => {
     const dir = await copyOf("qwen3-tiny-f32");
     await truncate(join(dir, "model.safetensors"), 5000);
     await expect(loadQwenModel(dir)).rejects.toThrow(/model\.safetensors/);
+  });
+
+  test("a NaN or an Inf in one weight is refused, naming the file and the tensor", async () => {
+    const dir = await copyOf("qwen3-tiny-f32");
+    const file = join(dir, "model.safetensors");
+    await overwriteSafetensorsValue(file, "model.layers.1.self_attn.q_proj.weight", NaN, 10);
+    await expect(loadQwenModel(dir)).rejects.toThrow(`${file}: tensor "model.layers.1.self_attn.q_proj.weight" holds 1 non-finite value (first: NaN at flat index 10)`);
+    const sharded = await copyOf("qwen3-tiny-bf16-sharded");
+    const shard = join(sharded, "model-00001-of-00003.safetensors");
+    await overwriteSafetensorsValue(shard, "model.embed_tokens.weight", -Infinity, 0);
+    await expect(loadQwenModel(sharded)).rejects.toThrow(`${shard}: tensor "model.embed_tokens.weight" holds 1 non-finite value (first: -Infinity at flat index 0)`);
   });
 
   test("corrupt safetensors header", async () => {

@@ -39,6 +39,7 @@ export function expectedCheckpointShapes(config: QwenConfig): Map<string, number
       shapes.set(`${p}.self_attn.k_proj.bias`, [K * D]);
       shapes.set(`${p}.self_attn.v_proj.bias`, [K * D]);
     }
+    if (config.outputProjectionBias) shapes.set(`${p}.self_attn.o_proj.bias`, [C]);
     if (config.qkNorm) {
       shapes.set(`${p}.self_attn.q_norm.weight`, [D]);
       shapes.set(`${p}.self_attn.k_norm.weight`, [D]);
@@ -91,7 +92,7 @@ export function paramsFromTensors(config: QwenConfig, tensors: ReadonlyMap<strin
       qProj: linearParams(`${p}.self_attn.q_proj`, config.attentionBias),
       kProj: linearParams(`${p}.self_attn.k_proj`, config.attentionBias),
       vProj: linearParams(`${p}.self_attn.v_proj`, config.attentionBias),
-      oProj: linearParams(`${p}.self_attn.o_proj`, false),
+      oProj: linearParams(`${p}.self_attn.o_proj`, config.outputProjectionBias),
       qNorm: config.qkNorm ? vector(`${p}.self_attn.q_norm.weight`) : null,
       kNorm: config.qkNorm ? vector(`${p}.self_attn.k_norm.weight`) : null,
       postAttentionLayernorm: vector(`${p}.post_attention_layernorm.weight`),

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend, tf } from "@eecot/tensor-core";
 import { loadQwenModel, disposeModel, type QwenModel } from "./load.js";
 import { qwenForward, unembed } from "./qwen.js";
-import { generateTokens } from "./generate.js";
+import { ContextLengthError, generateTokens } from "./generate.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../test/fixtures/${name}`, import.meta.url));
 
@@ -35,7 +35,7 @@ function maxAbsDiff(actual: ArrayLike<number>, expected: readonly number[]): num
 
 const TOLERANCE = 1e-4;
 
-for (const name of ["qwen3-tiny-f32", "qwen3-tiny-bf16-sharded", "qwen2-tiny-f32"]) {
+for (const name of ["qwen3-tiny-f32", "qwen3-tiny-bf16-sharded", "qwen2-tiny-f32", "qwen3-bias-tiny-f32"]) {
   describe(name, () => {
     const expected = JSON.parse(readFileSync(`${fixture(name)}/expected.json`, "utf8")) as { cases: Case[] };
     let model: QwenModel;
@@ -109,6 +109,21 @@ for (const name of ["qwen3-tiny-f32", "qwen3-tiny-bf16-sharded", "qwen2-tiny-f32
     }
   });
 }
+
+describe("generation stays inside the model's context", () => {
+  test("maxNewTokens past max_position_embeddings is refused before any step, with the largest allowed value", async () => {
+    await initBackend({ backend: "wasm", quiet: true });
+    const model = await loadQwenModel(fixture("qwen3-bias-tiny-f32")); // max_position_embeddings 64
+    const prompt = [94, 3, 17, 0, 95, 40, 8];
+    await expect(generateTokens(model.params, model.config, [prompt], { maxNewTokens: 58 })).rejects.toThrow(
+      "maxNewTokens 58 with a 7-token prompt needs 65 positions, more than the model's context of 64 (max_position_embeddings in config.json); use maxNewTokens 57 or less",
+    );
+    await expect(generateTokens(model.params, model.config, [prompt], { maxNewTokens: 100_000 })).rejects.toBeInstanceOf(ContextLengthError);
+    const result = await generateTokens(model.params, model.config, [prompt], { maxNewTokens: 57 });
+    expect(result.tokens[0]).toHaveLength(57);
+    disposeModel(model);
+  });
+});
 
 // The fused wasm kernels take two paths: inference (no tape: fused attention, KV append) and
 // training (under a gradient tape: RMSNorm, RoPE, SwiGLU, masked softmax and matMul kernels with

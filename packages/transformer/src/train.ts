@@ -90,7 +90,7 @@ export function initQwenParams(config: QwenConfig, seed: number): QwenParams {
       qProj: linearParams(C, H * D, `${p}.q_proj`, config.attentionBias),
       kProj: linearParams(C, K * D, `${p}.k_proj`, config.attentionBias),
       vProj: linearParams(C, K * D, `${p}.v_proj`, config.attentionBias),
-      oProj: linearParams(H * D, C, `${p}.o_proj`, false, outStd),
+      oProj: linearParams(H * D, C, `${p}.o_proj`, config.outputProjectionBias, outStd),
       qNorm: config.qkNorm ? ones(D, `${p}.q_norm`) : null,
       kNorm: config.qkNorm ? ones(D, `${p}.k_norm`) : null,
       postAttentionLayernorm: ones(C, `${p}.post_attention_layernorm`),

@@ -3,13 +3,14 @@ import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
-import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { evaluateModel, formatMetrics, type EvaluationResult } from "../evaluate-model.js";
 import { bundledModelDir } from "../bundled.js";
 
 interface EvalOptions {
   model?: string;
   adapter?: string;
+  freshHeads?: boolean;
   data: string;
   maxNewTokens: string;
   temperature: string;
@@ -26,6 +27,7 @@ export function registerEval(program: Command): void {
     .description("evaluate accuracy, format rate, early-exit rate, ALS, compute, FLOPs and wall-clock saved, coherence proxies")
     .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .option("--adapter <dir>", "early-exit adapter folder (LoRA + exit heads); without it the base model runs at full depth")
+    .option("--fresh-heads", FRESH_HEADS_HELP)
     .requiredOption("--data <spec>", 'data spec, e.g. "gsm-synthetic:100,tom:100" or "gsm8k:/path/test.jsonl:limit=200"')
     .option("--max-new-tokens <n>", "generation limit", "96")
     .option("--temperature <t>", "token temperature (exits are sampled from the heads either way)", "0")
@@ -53,7 +55,7 @@ export function registerEval(program: Command): void {
         rows.push({ label: "base", result: await evaluateModel(loaded.model, null, tokenizer, examples, { ...settings, label: "evaluate base" }) });
       }
       if (options.adapter) {
-        const model = await loadEarlyExitAdapters(options.adapter, loaded.model);
+        const model = await loadEarlyExitAdapters(options.adapter, loaded.model, { allowMissingHeads: options.freshHeads === true });
         rows.push({ label: "early-exit", result: await evaluateModel(loaded.model, model, tokenizer, examples, { ...settings, label: "evaluate early-exit" }) });
         model.dispose();
       }

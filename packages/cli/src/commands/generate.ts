@@ -1,9 +1,9 @@
 // `eecot generate`: KV-cached generation from a prompt (chat-formatted when the model has a
 // chat template) or raw token ids.
 import type { Command } from "commander";
-import { generateTokens } from "@eecot/transformer";
+import { assertFitsContext, generateTokens } from "@eecot/transformer";
 import { EarlyExitModel, loadEarlyExitAdapters, accountCompute, tracesOfGeneration } from "@eecot/early-exit";
-import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
+import { FRESH_HEADS_HELP, loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
 import { numberFlag } from "../flags.js";
 import { bundledModelDir } from "../bundled.js";
 
@@ -23,6 +23,7 @@ interface GenerateOptions {
   seed: string;
   json?: boolean;
   adapter?: string;
+  freshHeads?: boolean;
   exits?: string;
   exitOffset?: string;
   minExitProb?: string;
@@ -42,6 +43,7 @@ export function registerGenerate(program: Command): void {
     .option("--top-p <p>", "nucleus sampling threshold", "1")
     .option("--seed <s>", "sampling seed", "0")
     .option("--adapter <dir>", "early-exit adapter folder (PEFT LoRA + exit heads) to apply")
+    .option("--fresh-heads", FRESH_HEADS_HELP)
     .option("--exits <mode>", "exit rule: sample (stochastic), threshold, none; default sample with --adapter, none without")
     .option("--exit-offset <x>", "added to every exit logit (positive = exit earlier)")
     .option("--min-exit-prob <p>", "gate: exits with probability below this are impossible")
@@ -64,6 +66,7 @@ export function registerGenerate(program: Command): void {
       else promptIds = tokenizer!.encode(tokenizer!.applyChatTemplate([{ role: "user", content: options.prompt! }], { addGenerationPrompt: true }));
       validateVocabulary(promptIds, config.vocabSize);
       const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
+      assertFitsContext(config, promptIds.length, maxNewTokens, "--max-new-tokens");
       const temperature = numberFlag(options.temperature, "--temperature");
       const seed = numberFlag(options.seed, "--seed");
       const stopTokenIds = tokenizer?.eosTokenIds ?? config.eosTokenIds;
@@ -78,7 +81,7 @@ export function registerGenerate(program: Command): void {
         const mode = (options.exits ?? "sample") as "sample" | "threshold" | "none";
         if (!["sample", "threshold", "none"].includes(mode)) throw new Error(`--exits must be sample, threshold or none, got "${options.exits}"`);
         if (!options.adapter) process.stderr.write(`generate: ${UNTRAINED_HEADS_NOTE}\n`);
-        const model = options.adapter ? await loadEarlyExitAdapters(options.adapter, loaded.model) : EarlyExitModel.create(loaded.model);
+        const model = options.adapter ? await loadEarlyExitAdapters(options.adapter, loaded.model, { allowMissingHeads: options.freshHeads === true }) : EarlyExitModel.create(loaded.model);
         const result = await model.generate([promptIds], {
           maxNewTokens,
           temperature,

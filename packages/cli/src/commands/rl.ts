@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { resolveRlooConfig, stopOnSignal, type RlooConfig } from "@eecot/rloo";
-import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
+import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { RL_METRICS_FILE, runRl } from "../rl-run.js";
 import { makeOutputFolder, refuseUsedOutputFolder } from "../run-folder.js";
 import { formatMetrics } from "../evaluate-model.js";
@@ -14,6 +14,7 @@ import { integerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
 interface RlOptions {
   model?: string;
   adapter: string;
+  freshHeads?: boolean;
   data: string;
   evalData?: string;
   out: string;
@@ -55,6 +56,7 @@ export function registerRl(program: Command): void {
     .description("stage 2: RLOO with an exit-depth penalty (λ) and a KL penalty to the stage-1 policy (β)")
     .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .requiredOption("--adapter <dir>", "stage-1 adapter folder (from eecot calibrate)")
+    .option("--fresh-heads", FRESH_HEADS_HELP)
     .requiredOption("--data <spec>", 'training prompts, e.g. "gsm-synthetic:400,tom:400"')
     .option("--eval-data <spec>", "held-out prompts (default: 32 + 32 generated with other seeds)")
     .requiredOption("--out <dir>", "output folder: adapter/, checkpoints/, rl-metrics.jsonl")
@@ -83,7 +85,7 @@ export function registerRl(program: Command): void {
       await startBackend(command);
       const loaded = await loadModelFolder(options.model, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "rl");
-      const model = await loadEarlyExitAdapters(options.adapter, loaded.model);
+      const model = await loadEarlyExitAdapters(options.adapter, loaded.model, { allowMissingHeads: options.freshHeads === true });
       const stop = stopOnSignal();
       const result = await runRl({
         base: loaded.model,
