@@ -57,7 +57,7 @@ describe("--fresh-heads: a plain PEFT LoRA folder (no exit heads) in every --ada
 
   test("every command that takes --adapter has --fresh-heads", () => {
     const commands = buildProgram().commands.filter((c) => c.options.some((o) => o.long === "--adapter"));
-    expect(commands.map((c) => c.name()).sort()).toEqual(["eval", "generate", "rl"]);
+    expect(commands.map((c) => c.name()).sort()).toEqual(["eval", "externalisation", "generate", "rl"]);
     for (const command of commands) expect(command.options.some((o) => o.long === "--fresh-heads"), command.name()).toBe(true);
   });
 

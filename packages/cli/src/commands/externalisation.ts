@@ -14,7 +14,7 @@ import { bundledModelDir } from "../bundled.js";
 import { externalisationProblem, modelAnswerer, openContinuationStore, readTaskAnswer } from "../externalisation-model.js";
 import { positiveIntegerFlag } from "../flags.js";
 import { createProgress, type Progress } from "../progress.js";
-import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
+import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { buildRunReport, REPORT_DATA_FILE } from "./report.js";
 
 /** 30 GSM-style problems and 30 first-order ToM questions, seeds the demo never trains on. */
@@ -26,6 +26,7 @@ const QUICK_DATA = "gsm-synthetic:3:seed=777:maxSteps=2:operations=+-:maxResult=
 interface ExternalisationOptions {
   model?: string;
   adapter: string[];
+  freshHeads?: boolean;
   base: boolean;
   data?: string;
   out?: string;
@@ -92,6 +93,7 @@ export function registerExternalisation(program: Command): void {
     .description("beyond the paper: does the answer depend on the written CoT? early answering, no-CoT/filler/CoT accuracy, corrupted CoT, depth of load-bearing tokens")
     .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .option("--adapter <label=dir>", 'a model to measure besides the base model, e.g. "stage 1=runs/x/stage1/adapter" (repeatable, in column order)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option("--fresh-heads", FRESH_HEADS_HELP)
     .option("--no-base", "leave out the base model (exits and LoRA off)")
     .option("--data <spec>", "problems (default: 30 GSM-style + 30 first-order ToM on held-out seeds)")
     .option("--out <dir>", "output folder: externalisation.json, cache.jsonl, report/ (default runs/externalisation-<timestamp>)")
@@ -139,7 +141,7 @@ export function registerExternalisation(program: Command): void {
       const durations: { stage: string; seconds: number }[] = [];
       for (const variant of variants) {
         const t0 = performance.now();
-        const model = variant.dir === null ? null : await loadEarlyExitAdapters(variant.dir, loaded.model);
+        const model = variant.dir === null ? null : await loadEarlyExitAdapters(variant.dir, loaded.model, { allowMissingHeads: options.freshHeads === true });
         const answerer = modelAnswerer(loaded.model, model, tokenizer, { id: variant.dir ?? "base", exitMode: options.exits as "sample" | "threshold" });
         let progress: Progress | null = null;
         let phase = "";
