@@ -7,12 +7,15 @@
 // The folder is assembled under a temporary name and renamed into place, so a folder named
 // step-NNNNNN is always complete. The data order and every step's exit prescriptions are
 // functions of (seed, step), so the step counter is the whole RNG state.
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { openSafetensors, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
+import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
 import { loadEarlyExitAdapters, saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import type { AdamGroup } from "./adam.js";
 import type { DistillConfig } from "./config.js";
+
+// Checkpoint folder naming, listing and retention are shared with the other stage (tensor-core).
+export { checkpointName, checkpointSteps, findLatestCheckpoint };
 
 const FORMAT = "eecot-distill-checkpoint";
 const OPTIMIZER_FILE = "optimizer.safetensors";
@@ -40,11 +43,6 @@ export interface DistillCheckpointState {
   readonly exitLayers: readonly number[];
   /** Trajectories trained on (a resumed run must see the same set). */
   readonly trajectoryCount: number;
-}
-
-/** Folder name of the checkpoint after `step` steps, e.g. "step-000025". */
-export function checkpointName(step: number): string {
-  return `step-${String(step).padStart(6, "0")}`;
 }
 
 /** Write a checkpoint into `directory`; returns its folder. Removes all but the newest `keep`. */
@@ -82,30 +80,8 @@ export async function saveDistillCheckpoint(
     throw new Error(`distill: failed to write checkpoint ${finalPath}: ${(error as Error).message}`);
   }
   const keep = run.keep ?? Infinity;
-  const steps = await checkpointSteps(directory);
-  for (const old of steps.slice(0, Math.max(0, steps.length - keep))) await rm(join(directory, checkpointName(old)), { recursive: true, force: true });
+  await removeOldCheckpoints(directory, keep);
   return finalPath;
-}
-
-/** Steps of the complete checkpoints in `directory`, increasing. */
-export async function checkpointSteps(directory: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => /^step-(\d+)$/.exec(name))
-    .filter((match) => match !== null)
-    .map((match) => Number(match[1]))
-    .sort((a, b) => a - b);
-}
-
-/** The newest complete checkpoint folder in `directory`, or null. */
-export async function findLatestCheckpoint(directory: string): Promise<string | null> {
-  const steps = await checkpointSteps(directory);
-  return steps.length > 0 ? join(directory, checkpointName(steps[steps.length - 1]!)) : null;
 }
 
 /** Read and validate a checkpoint's state.json. */

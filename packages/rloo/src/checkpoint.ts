@@ -8,12 +8,15 @@
 // step-NNNNNN is always complete. The data order and every step's sampling seed are functions of
 // (config.seed, step), so the step counter is the whole RNG state.
 
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { openSafetensors, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
+import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
 import type { AugmentedVocabularyPolicy } from "@eecot/policy";
 import type { RlooConfig } from "./config.js";
 import type { RlooOptimizers } from "./step.js";
+
+// Checkpoint folder naming, listing and retention are shared with the other stage (tensor-core).
+export { checkpointName, checkpointSteps, findLatestCheckpoint };
 
 const TENSORS_FILE = "trainable.safetensors";
 const STATE_FILE = "state.json";
@@ -31,11 +34,6 @@ export interface RlooCheckpointState {
   readonly config: RlooConfig;
   /** Shape of every trainable variable, by group, in `trainableVariables()` order. */
   readonly shapes: { readonly lora: readonly number[][]; readonly heads: readonly number[][] };
-}
-
-/** Folder name of the checkpoint after `step` steps, e.g. "step-000120". */
-export function checkpointName(step: number): string {
-  return `step-${String(step).padStart(6, "0")}`;
 }
 
 /**
@@ -78,31 +76,10 @@ export async function saveRlooCheckpoint(
     await rm(temporaryPath, { recursive: true, force: true });
     throw new Error(`rloo: failed to write checkpoint ${finalPath}: ${(error as Error).message}`);
   }
-  const steps = await checkpointSteps(directory);
-  for (const old of steps.slice(0, Math.max(0, steps.length - config.keepCheckpoints))) await rm(join(directory, checkpointName(old)), { recursive: true, force: true });
+  await removeOldCheckpoints(directory, config.keepCheckpoints);
   return finalPath;
 }
 
-/** Steps of the complete checkpoints in `directory`, increasing ([] when it does not exist). */
-export async function checkpointSteps(directory: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => /^step-(\d+)$/.exec(name))
-    .filter((match) => match !== null)
-    .map((match) => Number(match[1]))
-    .sort((a, b) => a - b);
-}
-
-/** The newest complete checkpoint folder in `directory`, or null when there is none. */
-export async function findLatestCheckpoint(directory: string): Promise<string | null> {
-  const steps = await checkpointSteps(directory);
-  return steps.length > 0 ? join(directory, checkpointName(steps[steps.length - 1]!)) : null;
-}
 
 /** Restore `policy`'s trainable variables and the optimisers from a checkpoint folder; returns its state. */
 export async function loadRlooCheckpoint(

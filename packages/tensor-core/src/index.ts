@@ -110,3 +110,4 @@ export {
   type HeadPreparation,
 } from "./kernels/index.js";
 export { replaceDirectory } from "./atomic.js";
+export { checkpointName, checkpointSteps, findLatestCheckpoint, removeOldCheckpoints } from "./checkpoint-folders.js";
