@@ -4,6 +4,7 @@
 import { existsSync, statSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { checkpointSteps } from "@eecot/tensor-core";
 
 /**
  * `mkdir -p` with the real reason on failure. Node's recursive mkdir reports ENOENT on a
@@ -66,13 +67,7 @@ export async function removeStaleCheckpointTemporaries(directory: string): Promi
  */
 export async function refuseUsedOutputFolder(command: string, outDir: string, records: readonly string[] = []): Promise<void> {
   const checkpointsDir = join(outDir, "checkpoints");
-  let names: string[] = [];
-  try {
-    names = await readdir(checkpointsDir);
-  } catch {
-    // no checkpoints folder
-  }
-  const steps = names.map((n) => /^step-(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+  const steps = await checkpointSteps(checkpointsDir);
   const used = records.filter((file) => {
     try {
       return statSync(join(outDir, file)).size > 0;
