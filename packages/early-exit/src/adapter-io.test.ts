@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { initBackend, openSafetensors, overwriteSafetensorsValue, tf, writeSafetensors } from "@eecot/tensor-core";
 import { disposeModel, loadQwenModel, type QwenModel } from "@eecot/transformer";
 import { fixturePath, randomizeHeads, randomizeLora } from "../test/helpers.js";
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, EARLY_EXIT_CONFIG_FILE, EXIT_HEADS_FILE, loadEarlyExitAdapters, peftKey, saveEarlyExitAdapters } from "./adapter-io.js";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, EARLY_EXIT_CONFIG_FILE, EXIT_HEADS_FILE, peftKey } from "./adapter-format.js";
+import { loadEarlyExitAdapters, saveEarlyExitAdapters } from "./adapter-io.js";
 import { EarlyExitModel } from "./model.js";
 
 let base: QwenModel;

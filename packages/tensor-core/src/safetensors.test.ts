@@ -15,6 +15,8 @@ import {
   SafetensorsError,
   type SafetensorsTensor,
 } from "./safetensors.js";
+import { loadCheckpointTensorsFrom, SafetensorsBytes } from "./safetensors-format.js";
+import { memoryFileSource } from "./file-source.js";
 import { overwriteSafetensorsValue } from "./testing.js";
 import { initBackend } from "./backend.js";
 import { tf } from "./tf.js";
@@ -340,5 +342,25 @@ describe("non-finite values are refused at load", () => {
     await cp(f32Folder, copy, { recursive: true });
     await overwriteSafetensorsValue(join(copy, "model.safetensors"), "model.layers.0.self_attn.o_proj.weight", NaN, 0);
     await expect(loadCheckpointTensors(copy)).rejects.toThrow(`tensor "model.layers.0.self_attn.o_proj.weight" holds 1 non-finite value (first: NaN at flat index 0)`);
+  });
+
+  it("the in-memory reader (browser path) refuses the same values with the same error", async () => {
+    const path = join(dir, "poisoned-bytes.safetensors");
+    await writeSafetensors(path, { a: { dtype: "BF16", shape: [2, 3], data: new Float32Array(6).fill(0.5) }, ok: { dtype: "F32", shape: [1], data: new Float32Array([1]) } });
+    await overwriteSafetensorsValue(path, "a", -Infinity, 2);
+    const bytes = SafetensorsBytes.parse(new Uint8Array(await readFile(path)), "http://x/m/poisoned.safetensors");
+    expect(await bytes.read("ok")).toEqual(new Float32Array([1]));
+    const error = await bytes.read("a").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NonFiniteTensorError);
+    expect((error as NonFiniteTensorError).file).toBe("http://x/m/poisoned.safetensors");
+    expect((error as Error).message).toBe(`http://x/m/poisoned.safetensors: tensor "a" holds 1 non-finite value (first: -Infinity at flat index 2); the file is corrupt or was saved from a diverged run`);
+    expect(() => SafetensorsBytes.parse(new Uint8Array(4), "tiny.safetensors")).toThrow(SafetensorsError);
+
+    const copy = join(dir, "f32-nan-memory");
+    await cp(f32Folder, copy, { recursive: true });
+    await overwriteSafetensorsValue(join(copy, "model.safetensors"), "model.norm.weight", NaN, 1);
+    const files = new Map<string, Uint8Array>();
+    for (const name of await readdir(copy)) files.set(name, new Uint8Array(await readFile(join(copy, name))));
+    await expect(loadCheckpointTensorsFrom(memoryFileSource(files, "picked"))).rejects.toThrow(`picked/model.safetensors: tensor "model.norm.weight" holds 1 non-finite value (first: NaN at flat index 1)`);
   });
 });

@@ -2,126 +2,44 @@
 //   [8 bytes: header length N, little-endian u64][N bytes: JSON header][data region]
 // header = { "__metadata__"?: {string: string}, name: { dtype, shape, data_offsets: [start, end] } }
 // with offsets relative to the start of the data region. Reading opens only the header; each
-// tensor is read by its byte range through a file handle, never the whole file at once.
+// tensor is read by its byte range through a file handle, never the whole file at once. This is
+// the Node side; header validation, decoding, the finite check and the in-memory reader are in
+// safetensors-format.ts.
 import { open, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { endianness } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from "./half-precision.js";
 import {
-  bfloat16BitsToFloat32,
-  float16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
-} from "./half-precision.js";
+  assertLittleEndianHost,
+  decodeFinite,
+  INDEX_FILE,
+  isSupportedDtype,
+  loadShardedTensors,
+  parseHeader,
+  parseSafetensorsPrefix,
+  parseWeightMap,
+  readAllInto,
+  READ_CHUNK_BYTES,
+  SafetensorsError,
+  SAFETENSORS_DTYPE_BYTES,
+  SINGLE_FILE,
+  type HeaderEntry,
+  type LoadedTensor,
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type TensorData,
+} from "./safetensors-format.js";
 import { tf } from "./tf.js";
 
-/** The safetensors dtypes this package reads and writes. */
-export type SafetensorsDtype = "F32" | "F16" | "BF16" | "I32" | "I64" | "U8" | "BOOL";
-
-/** Bytes per element of each supported dtype. */
-export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I32: 4,
-  I64: 8,
-  U8: 1,
-  BOOL: 1,
-};
-
-/** What `read` returns: F32/F16/BF16 -> Float32Array, I32/I64 -> Int32Array, U8/BOOL -> Uint8Array. */
-export type TensorData = Float32Array | Int32Array | Uint8Array;
-
-/** One tensor's header entry. `shape` [] is a scalar. */
-export interface SafetensorsTensorInfo {
-  readonly dtype: SafetensorsDtype;
-  readonly shape: readonly number[];
-}
-
-/** A tensor held in memory: on-disk dtype, shape and decoded values. */
-export interface LoadedTensor {
-  /** Dtype on disk; the values are decoded (F16/BF16 upcast to float32, I64 narrowed to int32). */
-  dtype: SafetensorsDtype;
-  shape: number[];
-  data: TensorData;
-}
-
-interface HeaderEntry extends SafetensorsTensorInfo {
-  /** Absolute byte offsets in the file, [start, end). */
-  readonly start: number;
-  readonly end: number;
-}
-
-/** A safetensors file that cannot be read or written; `file` is the path the problem is in. */
-export class SafetensorsError extends Error {
-  constructor(
-    /** Path of the file (or folder / index) the problem is in. */
-    readonly file: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "SafetensorsError";
-  }
-}
-
-/** A floating-point tensor holds NaN or ±Infinity: refused at load, so nothing non-finite gets in. */
-export class NonFiniteTensorError extends SafetensorsError {
-  constructor(
-    file: string,
-    /** Name of the tensor. */
-    readonly tensor: string,
-    /** How many of its values are not finite. */
-    readonly count: number,
-    /** Flat index of the first one. */
-    readonly index: number,
-    /** That value (NaN, Infinity or -Infinity). */
-    readonly value: number,
-  ) {
-    super(file, `${file}: tensor "${tensor}" holds ${count} non-finite value${count === 1 ? "" : "s"} (first: ${value} at flat index ${index}); the file is corrupt or was saved from a diverged run`);
-    this.name = "NonFiniteTensorError";
-  }
-}
-
-/**
- * Flat index of the first NaN / ±Infinity in `values` and how many there are, or null when all
- * are finite. The fast pass sums `x · 0` in four lanes (0 for every finite x, NaN otherwise);
- * only a tensor that fails it is scanned again for the index and the count.
- */
-export function findNonFinite(values: Float32Array): { index: number; count: number; value: number } | null {
-  const n = values.length;
-  const whole = n - (n % 4);
-  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  for (let i = 0; i < whole; i += 4) {
-    a0 += values[i]! * 0;
-    a1 += values[i + 1]! * 0;
-    a2 += values[i + 2]! * 0;
-    a3 += values[i + 3]! * 0;
-  }
-  for (let i = whole; i < n; i++) a0 += values[i]! * 0;
-  if (a0 + a1 + a2 + a3 === 0) return null;
-  let first = -1;
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(values[i]!)) {
-      if (first < 0) first = i;
-      count++;
-    }
-  }
-  return { index: first, count, value: values[first]! };
-}
-
-/** Safetensors caps the header at 100 MB; anything larger is corrupt. */
-const MAX_HEADER_BYTES = 100_000_000;
-/** One read call moves at most this many bytes (fs limits single reads to 2 GiB). */
-const READ_CHUNK_BYTES = 1 << 30;
-
-function assertLittleEndianHost(): void {
-  if (endianness() !== "LE") throw new Error("safetensors: only little-endian hosts are supported");
-}
-
-function isSupportedDtype(dtype: unknown): dtype is SafetensorsDtype {
-  return typeof dtype === "string" && Object.hasOwn(SAFETENSORS_DTYPE_BYTES, dtype);
-}
+export {
+  SAFETENSORS_DTYPE_BYTES,
+  SafetensorsError,
+  NonFiniteTensorError,
+  findNonFinite,
+  type LoadedTensor,
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type TensorData,
+} from "./safetensors-format.js";
 
 /** Reads exactly `length` bytes at `position` into a fresh, aligned buffer. */
 async function readRange(handle: FileHandle, position: number, length: number, path: string): Promise<Uint8Array> {
@@ -134,103 +52,6 @@ async function readRange(handle: FileHandle, position: number, length: number, p
     done += bytesRead;
   }
   return bytes;
-}
-
-/** Parses and validates the JSON header; every error names the file and, where known, the tensor. */
-function parseHeader(headerBytes: Uint8Array, dataStart: number, fileSize: number, path: string) {
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
-  } catch (error) {
-    throw new SafetensorsError(path, `invalid safetensors header in ${path}: not valid UTF-8 JSON (${(error as Error).message})`);
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new SafetensorsError(path, `invalid safetensors header in ${path}: expected a JSON object`);
-  }
-  const dataSize = fileSize - dataStart;
-  const entries = new Map<string, HeaderEntry>();
-  let metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      const ok = typeof value === "object" && value !== null && !Array.isArray(value) &&
-        Object.values(value).every((v) => typeof v === "string");
-      if (!ok) throw new SafetensorsError(path, `invalid safetensors header in ${path}: __metadata__ must map strings to strings`);
-      metadata = { ...(value as Record<string, string>) };
-      continue;
-    }
-    const where = `tensor ${name} in ${path}`;
-    if (typeof value !== "object" || value === null) throw new SafetensorsError(path, `invalid header entry for ${where}: expected an object`);
-    const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isSupportedDtype(dtype)) {
-      throw new SafetensorsError(path, `unsupported dtype ${String(dtype)} for tensor ${name} in ${path} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(", ")})`);
-    }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError(path, `invalid shape ${JSON.stringify(shape)} for ${where}: expected an array of non-negative integers`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      throw new SafetensorsError(path, `invalid data_offsets ${JSON.stringify(offsets)} for ${where}: expected [start, end] with 0 <= start <= end`);
-    }
-    const [start, end] = offsets as [number, number];
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    const expectedBytes = elements * SAFETENSORS_DTYPE_BYTES[dtype];
-    if (end - start !== expectedBytes) {
-      throw new SafetensorsError(path, `wrong byte span for ${where}: ${dtype} [${shape.join(", ")}] needs ${expectedBytes} bytes but data_offsets [${start}, ${end}] span ${end - start}`);
-    }
-    if (end > dataSize) {
-      throw new SafetensorsError(path, `data_offsets [${start}, ${end}] for ${where} exceed the data region of ${dataSize} bytes (file truncated or offsets corrupt)`);
-    }
-    entries.set(name, { dtype, shape: shape as number[], start: dataStart + start, end: dataStart + end });
-  }
-  // No two tensors may share bytes (empty tensors occupy nothing).
-  const sorted = [...entries.entries()].filter(([, e]) => e.end > e.start).sort((a, b) => a[1].start - b[1].start);
-  for (let i = 1; i < sorted.length; i++) {
-    const [previousName, previous] = sorted[i - 1]!;
-    const [name, entry] = sorted[i]!;
-    if (entry.start < previous.end) {
-      throw new SafetensorsError(path, `overlapping tensors in ${path}: ${previousName} [${previous.start - dataStart}, ${previous.end - dataStart}) and ${name} [${entry.start - dataStart}, ${entry.end - dataStart})`);
-    }
-  }
-  return { entries, metadata };
-}
-
-/** Decodes one tensor's bytes and refuses non-finite float values, naming file and tensor. */
-function decodeFinite(bytes: Uint8Array, dtype: SafetensorsDtype, name: string, path: string): TensorData {
-  const data = decode(bytes, dtype, name, path);
-  if (data instanceof Float32Array) {
-    const bad = findNonFinite(data); // its cost on a Qwen3-0.6B tensor set: bench/finite-check.ts
-    if (bad) throw new NonFiniteTensorError(path, name, bad.count, bad.index, bad.value);
-  }
-  return data;
-}
-
-/** Decodes raw little-endian bytes of one tensor into the typed array `read` returns. */
-function decode(bytes: Uint8Array, dtype: SafetensorsDtype, name: string, path: string): TensorData {
-  const buffer = bytes.buffer as ArrayBuffer; // fresh buffer from readRange: offset 0, aligned
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(buffer, 0, bytes.length / 4);
-    case "F16":
-      return float16BitsToFloat32(new Uint16Array(buffer, 0, bytes.length / 2));
-    case "BF16":
-      return bfloat16BitsToFloat32(new Uint16Array(buffer, 0, bytes.length / 2));
-    case "I32":
-      return new Int32Array(buffer, 0, bytes.length / 4);
-    case "I64": {
-      const wide = new BigInt64Array(buffer, 0, bytes.length / 8);
-      const narrow = new Int32Array(wide.length);
-      for (let i = 0; i < wide.length; i++) {
-        const value = wide[i]!;
-        if (value > 2147483647n || value < -2147483648n) {
-          throw new SafetensorsError(path, `I64 value ${value} at index ${i} of tensor ${name} in ${path} does not fit in int32; use readBigInt64`);
-        }
-        narrow[i] = Number(value);
-      }
-      return narrow;
-    }
-    case "U8":
-    case "BOOL":
-      return bytes;
-  }
 }
 
 /** An opened safetensors file: header parsed and validated, tensor data read on demand. */
@@ -257,13 +78,9 @@ export class SafetensorsFile {
     try {
       const fileSize = (await handle.stat()).size;
       if (fileSize < 8) throw new SafetensorsError(path, `not a safetensors file: ${path} has ${fileSize} bytes, fewer than the 8-byte header length`);
-      const prefix = await readRange(handle, 0, 8, path);
-      const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
-      if (headerLength === 0n || headerLength > BigInt(Math.min(fileSize - 8, MAX_HEADER_BYTES))) {
-        throw new SafetensorsError(path, `invalid safetensors header length ${headerLength} in ${path} (file has ${fileSize} bytes; header limit ${MAX_HEADER_BYTES})`);
-      }
-      const headerBytes = await readRange(handle, 8, Number(headerLength), path);
-      const { entries, metadata } = parseHeader(headerBytes, 8 + Number(headerLength), fileSize, path);
+      const headerLength = parseSafetensorsPrefix(await readRange(handle, 0, 8, path), fileSize, path);
+      const headerBytes = await readRange(handle, 8, headerLength, path);
+      const { entries, metadata } = parseHeader(headerBytes, 8 + headerLength, fileSize, path);
       return new SafetensorsFile(path, metadata, entries);
     } finally {
       await handle.close();
@@ -339,9 +156,6 @@ export function openSafetensors(path: string): Promise<SafetensorsFile> {
 // ---------------------------------------------------------------------------------------------
 // Checkpoint folders (Hugging Face layout)
 
-const SINGLE_FILE = "model.safetensors";
-const INDEX_FILE = "model.safetensors.index.json";
-
 async function pathKind(path: string): Promise<"file" | "directory" | "missing"> {
   try {
     const info = await stat(path);
@@ -360,55 +174,20 @@ export async function loadCheckpointTensors(folder: string): Promise<Map<string,
   if ((await pathKind(folder)) !== "directory") throw new SafetensorsError(folder, `model folder not found: ${folder}`);
   const indexPath = join(folder, INDEX_FILE);
   const singlePath = join(folder, SINGLE_FILE);
-  const out = new Map<string, LoadedTensor>();
-  const loadFile = async (file: SafetensorsFile, names: readonly string[]) => {
-    const values = await file.readMany(names);
-    names.forEach((name, i) => {
-      const { dtype, shape } = file.info(name);
-      out.set(name, { dtype, shape: [...shape], data: values[i]! });
-    });
-  };
-
   if ((await pathKind(indexPath)) === "file") {
-    const weightMap = await readWeightMap(indexPath);
-    const namesByShard = new Map<string, string[]>();
-    for (const [name, shard] of Object.entries(weightMap)) {
-      namesByShard.set(shard, [...(namesByShard.get(shard) ?? []), name]);
+    let text: string;
+    try {
+      text = await readFile(indexPath, "utf8");
+    } catch (error) {
+      throw new SafetensorsError(indexPath, `invalid checkpoint index ${indexPath}: ${(error as Error).message}`);
     }
-    for (const [shard, names] of namesByShard) {
+    return loadShardedTensors(parseWeightMap(text, indexPath), indexPath, folder, async (shard) => {
       const shardPath = join(folder, shard);
-      if ((await pathKind(shardPath)) !== "file") throw new SafetensorsError(indexPath, `shard ${shard} listed in ${indexPath} not found in ${folder}`);
-      const file = await openSafetensors(shardPath);
-      for (const name of names) {
-        if (!file.has(name)) throw new SafetensorsError(indexPath, `tensor ${name} is mapped to shard ${shard} by ${indexPath} but absent from ${shardPath}`);
-      }
-      for (const name of file.tensorNames) {
-        if (weightMap[name] !== shard) throw new SafetensorsError(indexPath, `tensor ${name} in ${shardPath} is not mapped to that shard by ${indexPath}`);
-      }
-      await loadFile(file, names);
-    }
-    return out;
+      return (await pathKind(shardPath)) === "file" ? { reader: await openSafetensors(shardPath), path: shardPath } : null;
+    });
   }
-  if ((await pathKind(singlePath)) === "file") {
-    const file = await openSafetensors(singlePath);
-    await loadFile(file, file.tensorNames);
-    return out;
-  }
+  if ((await pathKind(singlePath)) === "file") return readAllInto(new Map(), await openSafetensors(singlePath));
   throw new SafetensorsError(folder, `no ${SINGLE_FILE} or ${INDEX_FILE} in model folder ${folder}`);
-}
-
-async function readWeightMap(indexPath: string): Promise<Record<string, string>> {
-  let index: unknown;
-  try {
-    index = JSON.parse(await readFile(indexPath, "utf8"));
-  } catch (error) {
-    throw new SafetensorsError(indexPath, `invalid checkpoint index ${indexPath}: ${(error as Error).message}`);
-  }
-  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-  const ok = typeof weightMap === "object" && weightMap !== null && !Array.isArray(weightMap) &&
-    Object.values(weightMap).every((shard) => typeof shard === "string" && shard !== "" && basename(shard) === shard);
-  if (!ok) throw new SafetensorsError(indexPath, `invalid checkpoint index ${indexPath}: weight_map must map tensor names to shard file names in the same folder`);
-  return weightMap as Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import {
   resolveBuildTokenizerConfig,
   writeTokenizerFolder,
 } from "./build-tokenizer.js";
-import { Tokenizer, loadTokenizer, type TokenizerJson } from "./tokenizer.js";
+import { Tokenizer, type TokenizerJson } from "./tokenizer.js";
+import { loadTokenizer } from "./model-folder.js";
 
 // A small deterministic corpus in the shape of the project's data: GSM8K-style worked solutions
 // and theory-of-mind stories.

@@ -1,6 +1,5 @@
 // Qwen2 / Qwen3 configuration: the only place that reads Hugging Face's snake_case config.json.
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readSourceText, type FileSource } from "@eecot/tensor-core";
 
 export type QwenModelType = "qwen2" | "qwen3";
 
@@ -140,20 +139,17 @@ export function parseQwenConfig(json: Json, file = "config.json"): QwenConfig {
   };
 }
 
-/** Read `DIR/config.json` and parse it. */
-export async function readQwenConfig(modelDir: string): Promise<QwenConfig> {
-  const file = join(modelDir, "config.json");
-  let text: string;
+/** Read `config.json` of a model folder (local, served, or picked in a browser) and parse it. */
+export async function readQwenConfigFrom(source: FileSource): Promise<QwenConfig> {
+  const file = source.describe("config.json");
+  let text: string | null;
   try {
-    text = await readFile(file, "utf8");
+    text = await readSourceText(source, "config.json");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      file,
-      code === "ENOENT"
-        ? "not found (a model folder needs config.json; nothing is downloaded at run time: pass a local Hugging Face checkpoint folder)"
-        : `cannot be read (${code})`,
-    );
+    throw new ConfigError(file, `cannot be read (${(error as Error).message})`);
+  }
+  if (text === null) {
+    throw new ConfigError(file, "not found (a model folder needs config.json; nothing is downloaded at run time: pass a local Hugging Face checkpoint folder)");
   }
   let json: unknown;
   try {

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend, overwriteSafetensorsValue, tf, writeSafetensors } from "@eecot/tensor-core";
-import { parseQwenConfig, readQwenConfig } from "./config.js";
-import { disposeModel, expectedCheckpointShapes, loadQwenModel } from "./load.js";
+import { parseQwenConfig } from "./config.js";
+import { disposeModel, expectedCheckpointShapes } from "./load.js";
+import { loadQwenModel, readQwenConfig } from "./model-folder.js";
 import { saveQwenModel } from "./save.js";
 import { qwenForward } from "./qwen.js";
 

@@ -1,9 +1,7 @@
 // Checkpoint → QwenParams: the one place where Hugging Face keys are renamed and transposed.
 // Every expected key must be present with its expected shape; unexpected keys are errors.
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
-import { tf, loadCheckpointTensors } from "@eecot/tensor-core";
-import { readQwenConfig, type QwenConfig } from "./config.js";
+import { tf, loadCheckpointTensorsFrom, type FileSource } from "@eecot/tensor-core";
+import { readQwenConfigFrom, type QwenConfig } from "./config.js";
 import type { LinearParams, QwenLayerParams, QwenParams } from "./qwen.js";
 
 export interface LoadedTensor {
@@ -127,24 +125,19 @@ function transposeOnHost(data: Float32Array, rows: number, columns: number): Flo
 export interface QwenModel {
   readonly config: QwenConfig;
   readonly params: QwenParams;
-  /** The folder it was loaded from. */
+  /** The folder (or URL) it was loaded from. */
   readonly directory: string;
 }
 
-/** Load `config.json` and the safetensors weights (single file or sharded) of a Hugging Face folder. */
-export async function loadQwenModel(modelDir: string): Promise<QwenModel> {
-  try {
-    const info = await stat(modelDir);
-    if (!info.isDirectory()) throw new CheckpointError(`model folder ${modelDir} is not a directory`);
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(
-      `model folder not found: ${modelDir} (nothing is downloaded at run time: pass the path of a local Hugging Face checkpoint folder, e.g. one made with \`huggingface-cli download Qwen/Qwen3-4B --local-dir DIR\`)`,
-    );
-  }
-  const config = await readQwenConfig(modelDir);
-  const tensors = await loadCheckpointTensors(modelDir);
-  return { config, params: paramsFromTensors(config, tensors as ReadonlyMap<string, LoadedTensor>, join(modelDir)), directory: modelDir };
+/**
+ * Load `config.json` and the safetensors weights (single file or sharded) from a FileSource: a
+ * folder served over HTTP or files picked in a browser. Each file is read whole into memory; for
+ * a local folder `loadQwenModel(dir)` (model-folder.ts, Node) streams tensor by tensor instead.
+ */
+export async function loadQwenModelFrom(source: FileSource): Promise<QwenModel> {
+  const config = await readQwenConfigFrom(source);
+  const tensors = await loadCheckpointTensorsFrom(source);
+  return { config, params: paramsFromTensors(config, tensors, source.label), directory: source.label };
 }
 
 /** Every tensor of a parameter set, for disposal or counting. */

@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
 import { initBackend, tf } from "@eecot/tensor-core";
-import { loadQwenModel, disposeModel, type QwenModel } from "./load.js";
+import { disposeModel, type QwenModel } from "./load.js";
+import { loadQwenModel } from "./model-folder.js";
 import { qwenForward, unembed } from "./qwen.js";
 import { ContextLengthError, generateTokens } from "./generate.js";
 

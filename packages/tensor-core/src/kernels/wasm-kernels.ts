@@ -80,7 +80,7 @@ let compiled: WebAssembly.Module | undefined;
 const instances = new WeakMap<object, WasmKernels | null>();
 
 function compiledModule(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM_BASE64, "base64"));
+  compiled ??= new WebAssembly.Module(Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0))); // atob: Node and browsers
   return compiled;
 }
 
