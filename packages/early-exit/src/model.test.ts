@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { initBackend, tf } from "@eecot/tensor-core";
 import { disposeModel, loadQwenModel, qwenForward, unembed, type QwenModel } from "@eecot/transformer";
 import { fixturePath, maxAbsDiff, randomizeHeads, randomizeLora } from "../test/helpers.js";
-import { EarlyExitModel, replayInputs, type GeneratedSequence } from "./model.js";
+import { EarlyExitModel, replayInputs, type GeneratedSequence, type StreamedToken } from "./model.js";
 import { sequenceLogProbs } from "./log-probs.js";
 
 const TOLERANCE = 1e-4;
@@ -194,6 +194,27 @@ describe("generation (qwen2-tiny-f32, E = [1, 2, 3])", () => {
     }
     rates.slice(1).forEach((rate, i) => expect(rate, `rates ${rates.join(", ")}`).toBeGreaterThanOrEqual(rates[i]! - 0.03));
     expect(rates.at(-1)! - rates[0]!).toBeGreaterThan(0.3);
+    model.dispose();
+  });
+
+  test("onToken streams every token as it is drawn, without changing the draws; an aborted signal stops after that step", async () => {
+    const model = EarlyExitModel.create(base, { exitLayers: [1, 2, 3], seed: 2 });
+    randomizeHeads(model, 1, 4, [-1, -1, -1]);
+    const batch = [[380, 1, 2], [380, 7]];
+    const plain = await model.generate(batch, { maxNewTokens: 8, temperature: 1, seed: 5 });
+    const streamed: StreamedToken[] = [];
+    const withCallback = await model.generate(batch, { maxNewTokens: 8, temperature: 1, seed: 5, onToken: async (token) => void streamed.push(token) });
+    expect(withCallback.sequences.map((s) => [s.tokens, s.exitLayers])).toEqual(plain.sequences.map((s) => [s.tokens, s.exitLayers]));
+    plain.sequences.forEach((sequence, row) => {
+      const mine = streamed.filter((t) => t.row === row);
+      expect(mine.map((t) => t.index)).toEqual(sequence.tokens.map((_, i) => i));
+      expect(mine.map((t) => t.token)).toEqual(sequence.tokens);
+      expect(mine.map((t) => t.exitLayer)).toEqual(sequence.exitLayers);
+      expect(mine.map((t) => t.headProbabilities)).toEqual(sequence.headProbabilities);
+    });
+    const controller = new AbortController();
+    const stopped = await model.generate(batch, { maxNewTokens: 8, temperature: 1, seed: 5, signal: controller.signal, onToken: (t) => (t.index === 2 ? controller.abort() : undefined) });
+    expect(stopped.sequences.map((s) => s.tokens)).toEqual(plain.sequences.map((s) => s.tokens.slice(0, 3)));
     model.dispose();
   });
 

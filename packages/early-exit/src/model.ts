@@ -110,6 +110,23 @@ export interface EarlyExitGenerationOptions {
   readonly loraEnabled?: boolean;
   /** Keep every generated position's logits (tests, analysis). Default false. */
   readonly recordLogits?: boolean;
+  /** Streaming: called (and awaited) after every step with each live row's new token; draws are unchanged by it. */
+  readonly onToken?: (token: StreamedToken) => void | Promise<void>;
+  /** Stops generation after the current step once aborted (rows end unfinished). */
+  readonly signal?: AbortSignal;
+}
+
+/** One token as it is generated (see `onToken`). */
+export interface StreamedToken {
+  /** Row of the batch. */
+  readonly row: number;
+  /** Position among the row's new tokens (0 = first). */
+  readonly index: number;
+  readonly token: number;
+  /** Exit layer x_t (1..L). */
+  readonly exitLayer: number;
+  /** sigmoid(z_e + offset) at each exitable layer; NaN where the token exited before e. */
+  readonly headProbabilities: readonly number[];
 }
 
 /** One generated row. */
@@ -398,6 +415,7 @@ export class EarlyExitModel {
         const logits = (await logitsTensor.data()) as Float32Array;
         logitsTensor.dispose();
         const next: number[] = [];
+        const streamed: StreamedToken[] = [];
         rows.forEach((row, b) => {
           if (!live[b]) {
             next.push(padTokenId);
@@ -417,8 +435,10 @@ export class EarlyExitModel {
           if (options.recordLogits) row.logits.push(Float32Array.from(rowLogits));
           if (stopTokenIds.includes(token)) row.finished = true;
           next.push(token);
+          streamed.push({ row: b, index: row.tokens.length - 1, token, exitLayer: x, headProbabilities: row.headProbabilities[row.headProbabilities.length - 1]! });
         });
-        if (rows.every((r) => r.finished)) break;
+        if (options.onToken) for (const token of streamed) await options.onToken(token);
+        if (rows.every((r) => r.finished) || options.signal?.aborted) break;
         input = next.map((t) => [t]);
         inputMask = rows.map((r) => [r.finished ? 0 : 1]);
       }

@@ -63,3 +63,4 @@ export {
 export { replaceDirectory } from "./atomic.js";
 export { checkpointName, checkpointSteps, findLatestCheckpoint, removeOldCheckpoints } from "./checkpoint-folders.js";
 export { directoryFileSource } from "./directory-source.js";
+export { wasmBinaryFiles } from "./wasm-files.js";
