@@ -249,7 +249,11 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
         rlSteps: config.rloo.steps ?? 0,
         maxNewTokens: config.maxNewTokens,
       },
-      notes: [`total ${(seconds / 60).toFixed(1)} minutes`, "evaluation: greedy tokens, exits sampled from the heads (seeded)"],
+      notes: [
+        `total ${(seconds / 60).toFixed(1)} minutes`,
+        "evaluation: greedy tokens, exits sampled from the heads (seeded)",
+        `try the adapters live in a browser (the exit-offset slider, per-token depth colours, base vs adapter side by side): eecot playground --model ${base.directory} --adapter ${rl.adapterDir} --serve`,
+      ],
     },
     judge: { enabled: judge !== null, ...(judge ? { model: judge.model } : {}) },
     klSweep: { promptCount: sweep.promptCount, rows: sweep.rows },

@@ -12,6 +12,7 @@ import { registerCalibrate } from "./commands/calibrate.js";
 import { registerSweepKl } from "./commands/sweep-kl.js";
 import { registerExternalisation } from "./commands/externalisation.js";
 import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
+import { registerPlayground } from "./commands/playground.js";
 
 /** This package's version (package.json sits one folder above both src/ and dist/). */
 export function cliVersion(): string {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerSweepKl(program);
   registerExternalisation(program);
   registerMakeCheckpoint(program);
+  registerPlayground(program);
   return program;
 }
 

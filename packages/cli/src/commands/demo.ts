@@ -121,7 +121,8 @@ export function registerDemo(program: Command): void {
           `  average compute before RL ${pct(result.before.metrics.averageCompute)}, after RL ${pct(result.after.metrics.averageCompute)}\n` +
           `  report          ${result.reportPath}\n` +
           `  adapters        stage 1 ${result.stage1AdapterDir}, after RL ${result.stage2AdapterDir}\n` +
-          `  try             pnpm eecot generate --adapter ${result.stage2AdapterDir} --prompt "What is 3 + 4?"\n`,
+          `  try             pnpm eecot generate --adapter ${result.stage2AdapterDir} --prompt "What is 3 + 4?"\n` +
+          `  in a browser    pnpm eecot playground --model ${loaded.model.directory} --adapter ${result.stage2AdapterDir} --serve\n`,
       );
     });
 }
