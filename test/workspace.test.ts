@@ -8,7 +8,19 @@ import { packageDirs, repoRoot, workspaceAliases } from "../vitest.shared.js";
 
 interface PackageJson {
   name: string;
+  private?: boolean;
   scripts?: Record<string, string>;
+  files?: string[];
+  exports?: Record<string, unknown>;
+  engines?: Record<string, string>;
+  repository?: { type: string; url: string; directory?: string };
+  keywords?: string[];
+  sideEffects?: boolean | string[];
+  license?: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
@@ -32,6 +44,32 @@ describe("workspace packages", () => {
       expect(tsconfig.extends).toBe("../../tsconfig.json");
     });
   }
+
+  for (const dir of dirs) {
+    test(`${dir}: publishing fields (files, ESM + types exports, engines, repository, keywords, sideEffects, license)`, () => {
+      const pkg = readJson<PackageJson>(join(repoRoot, "packages", dir, "package.json"));
+      expect(pkg.private).toBeUndefined();
+      expect(pkg.files).toEqual(["dist", "README.md"]);
+      expect(pkg.exports?.["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" });
+      expect(pkg.engines?.node).toBe(">=20");
+      expect(pkg.repository).toMatchObject({ type: "git", directory: `packages/${dir}` });
+      expect(pkg.keywords?.length).toBeGreaterThan(1);
+      expect(pkg.sideEffects).toBeDefined();
+      expect(pkg.license).toBe("MIT");
+    });
+  }
+
+  test("tensor-core: wasm and cpu are dependencies; webgpu and tfjs-node are optional peers only", () => {
+    const pkg = readJson<PackageJson>(join(repoRoot, "packages", "tensor-core", "package.json"));
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(expect.arrayContaining(["@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-cpu", "@tensorflow/tfjs-backend-wasm"]));
+    const optional = ["@tensorflow/tfjs-backend-webgpu", "webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"];
+    for (const name of optional) {
+      expect(pkg.peerDependencies?.[name], name).toBeDefined();
+      expect(pkg.peerDependenciesMeta?.[name]?.optional, name).toBe(true);
+      expect(pkg.dependencies?.[name], name).toBeUndefined();
+      expect(pkg.optionalDependencies?.[name], name).toBeUndefined();
+    }
+  });
 
   test("the whole-suite config has one project per package plus the repository tests", () => {
     const projects = rootConfig.test?.projects ?? [];

@@ -64,7 +64,7 @@ describe("initBackend", () => {
     vi.stubEnv("EECOT_BACKEND", "tensorflow");
     const { initBackend } = await freshBackendModule();
     await expect(initBackend({ quiet: true })).rejects.toThrow(
-      "EECOT_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: run `pnpm add @tensorflow/tfjs-node` (or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; needs network to download libtensorflow 2.9.1");
+      "EECOT_BACKEND=tensorflow but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed: run `npm install @tensorflow/tfjs-node@4.22.0` (or `pnpm add @tensorflow/tfjs-node@4.22.0`, then `pnpm approve-builds` for its install script; or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; optional peer dependencies of @eecot/tensor-core");
     await expect(initBackend({ backend: "tensorflow", quiet: true })).rejects.toThrow('backend: "tensorflow" but neither');
   });
 
@@ -75,7 +75,7 @@ describe("initBackend", () => {
     try {
       vi.stubEnv("EECOT_BACKEND", "webgpu");
       const { initBackend } = await freshBackendModule();
-      await expect(initBackend({ quiet: true })).rejects.toThrow(/^EECOT_BACKEND=webgpu: the webgpu backend cannot start: no WebGPU adapter: Dawn found no usable Vulkan driver \(.*\); install the optional dependencies/);
+      await expect(initBackend({ quiet: true })).rejects.toThrow(/^EECOT_BACKEND=webgpu: the webgpu backend cannot start: no WebGPU adapter: Dawn found no usable Vulkan driver \(.*\); install a Vulkan driver \(a GPU's own, or Mesa >= 24 lavapipe/);
       expect(tf.getBackend()).not.toBe("webgpu");
     } finally {
       if (saved) Object.defineProperty(globalThis, "navigator", saved);

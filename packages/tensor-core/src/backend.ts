@@ -36,7 +36,8 @@ export interface InitBackendOptions {
 }
 
 const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
-const TENSORFLOW_INSTALL = "run `pnpm add @tensorflow/tfjs-node` (or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; needs network to download libtensorflow 2.9.1; approve its install script with `pnpm approve-builds`)";
+const TENSORFLOW_INSTALL =
+  "run `npm install @tensorflow/tfjs-node@4.22.0` (or `pnpm add @tensorflow/tfjs-node@4.22.0`, then `pnpm approve-builds` for its install script; or @tensorflow/tfjs-node-gpu@4.22.0 with CUDA 11.2 + cuDNN 8.1; optional peer dependencies of @eecot/tensor-core, not installed with it; the install downloads libtensorflow 2.9.1, so it needs network)";
 
 /** Started backends by name, so a repeated call returns the same info object. */
 const started = new Map<BackendInfo["name"], Promise<BackendInfo>>();

@@ -16,6 +16,8 @@ export {
   mayHaveHardwareGpu,
   provideOptionalModule,
   WEBGPU_INSTALL,
+  WEBGPU_PACKAGES,
+  webgpuInstallHint,
   type WebgpuAdapter,
   type WebgpuProbe,
 } from "./webgpu.js";

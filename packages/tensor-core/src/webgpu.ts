@@ -1,7 +1,8 @@
 // WebGPU in Node: Dawn's binding (the `webgpu` npm package) supplies `navigator.gpu`, and
 // @tensorflow/tfjs-backend-webgpu runs the same tfjs code on it. Any Vulkan driver works, a
 // software one included (Mesa >= 24 lavapipe; scripts/install-vulkan.sh), so the GPU code path
-// is testable on a CPU machine. Both packages are optional dependencies of tensor-core.
+// is testable on a CPU machine. Both packages are optional peer dependencies of tensor-core: an
+// application installs them to use webgpu (this repository has them as dev dependencies).
 //
 // Reads from this backend must be async (`await t.data()`): tfjs-webgpu's dataSync needs an
 // OffscreenCanvas, which Node lacks.
@@ -30,8 +31,18 @@ export interface WebgpuAdapter {
 /** Whether an adapter can be created, and if not, why. */
 export type WebgpuProbe = { readonly available: true; readonly adapter: WebgpuAdapter } | { readonly available: false; readonly reason: string };
 
-export const WEBGPU_INSTALL =
-  "install the optional dependencies of @eecot/tensor-core (`pnpm add @tensorflow/tfjs-backend-webgpu@4.22.0 webgpu`) and a Vulkan driver (a GPU's own, or Mesa >= 24 lavapipe for software rendering: scripts/install-vulkan.sh)";
+/** The two packages the webgpu backend needs, with the versions to install. */
+export const WEBGPU_PACKAGES = { webgpu: "0.6.2", "@tensorflow/tfjs-backend-webgpu": "4.22.0" } as const;
+
+const VULKAN_HINT = "a Vulkan driver (a GPU's own, or Mesa >= 24 lavapipe for software rendering: scripts/install-vulkan.sh)";
+
+/** What to install for webgpu: the given packages (default: both) and a Vulkan driver. */
+export function webgpuInstallHint(packages: readonly string[] = Object.keys(WEBGPU_PACKAGES)): string {
+  const specs = packages.map((name) => `${name}@${WEBGPU_PACKAGES[name as keyof typeof WEBGPU_PACKAGES] ?? "latest"}`).join(" ");
+  return `run \`npm install ${specs}\` (or \`pnpm add ${specs}\`; optional peer dependencies of @eecot/tensor-core, not installed with it) and have ${VULKAN_HINT}`;
+}
+
+export const WEBGPU_INSTALL = webgpuInstallHint();
 
 // Minimal shapes of the WebGPU objects used here (the `webgpu` package ships full types, but it
 // is optional, so nothing here may depend on it at compile time).
@@ -74,7 +85,7 @@ async function probeOnce(): Promise<{ result: WebgpuProbe; adapter: GpuAdapterLi
     }
     if (!adapter) {
       return {
-        result: { available: false, reason: `no WebGPU adapter: Dawn found no usable Vulkan driver (${describeVulkanDrivers()}); ${WEBGPU_INSTALL}` },
+        result: { available: false, reason: `no WebGPU adapter: Dawn found no usable Vulkan driver (${describeVulkanDrivers()}); install ${VULKAN_HINT}` },
         adapter: null,
       };
     }
@@ -88,7 +99,7 @@ async function installNavigatorGpu(): Promise<GpuLike | string> {
   const existing = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
   if (existing) return existing;
   const webgpu = await importOptional("webgpu");
-  if (webgpu.kind === "missing") return `the webgpu package (Dawn for Node) is not installed: ${WEBGPU_INSTALL}`;
+  if (webgpu.kind === "missing") return `the webgpu package (Dawn for Node) is not installed: ${webgpuInstallHint(["webgpu"])}`;
   if (webgpu.kind === "failed") return `the webgpu package failed to load: ${webgpu.message}`;
   const { create, globals } = webgpu.module as { create?: (flags: string[]) => GpuLike; globals?: Record<string, unknown> };
   if (typeof create !== "function" || !globals) return "the webgpu package does not export create() and globals (need webgpu >= 0.6)";
@@ -157,12 +168,18 @@ export function mayHaveHardwareGpu(): boolean {
  */
 export async function registerWebgpuBackend(source: string, log: (line: string) => void): Promise<WebgpuAdapter> {
   if (registered) return registered;
+  // A runtime that has navigator.gpu already (a browser, Deno) needs only tfjs-backend-webgpu.
+  const hasGpu = Boolean((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu);
+  const missing = Object.keys(WEBGPU_PACKAGES).filter((name) => !(name === "webgpu" && hasGpu) && !isResolvable(name));
+  if (missing.length > 0) {
+    throw new Error(`${source} but ${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} not installed: ${webgpuInstallHint(missing)}`);
+  }
   const { result, adapter } = await probeOnce();
   if (!result.available || !adapter) throw new Error(`${source}: the webgpu backend cannot start: ${result.available ? "no adapter" : result.reason}`);
   // Importing tfjs-backend-webgpu after navigator.gpu exists makes it register its own factory;
   // ours replaces it so the adapter probed above (and its limits) is the one used.
   const backendModule = await importOptional("@tensorflow/tfjs-backend-webgpu");
-  if (backendModule.kind === "missing") throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu is not installed: ${WEBGPU_INSTALL}`);
+  if (backendModule.kind === "missing") throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu is not installed: ${webgpuInstallHint(["@tensorflow/tfjs-backend-webgpu"])}`);
   if (backendModule.kind === "failed") throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu failed to load: ${backendModule.message}`);
   const { WebGPUBackend } = backendModule.module as { WebGPUBackend?: new (device: GpuDeviceLike, adapterInfo?: unknown) => tf.KernelBackend };
   if (typeof WebGPUBackend !== "function") throw new Error(`${source}: @tensorflow/tfjs-backend-webgpu does not export WebGPUBackend (need version ${tf.version_core})`);
@@ -255,8 +272,26 @@ export async function importOptional(packageName: string): Promise<OptionalImpor
   }
 }
 
+/**
+ * Whether an optional package could be imported (provided by a bundle, or resolvable from this
+ * package or the working directory), without importing it: tfjs-backend-webgpu must not be
+ * imported before navigator.gpu exists.
+ */
+function isResolvable(packageName: string): boolean {
+  if (provided.has(packageName)) return true;
+  for (const from of [import.meta.url, join(process.cwd(), "noop.js")]) {
+    try {
+      createRequire(from).resolve(`${packageName}/package.json`);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
 function isNotFound(error: unknown, packageName: string): boolean {
   const { code, message } = error as { code?: string; message?: string };
-  const notFound = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /Cannot find (module|package)|Failed to (load|resolve)/i.test(message ?? "");
+  const notFound = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND" || /Cannot find (module|package)|Failed to (load|resolve)|Could not resolve/i.test(message ?? "");
   return notFound && (message ?? "").includes(packageName);
 }
