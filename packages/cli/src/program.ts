@@ -13,6 +13,7 @@ import { registerSweepKl } from "./commands/sweep-kl.js";
 import { registerExternalisation } from "./commands/externalisation.js";
 import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 import { registerPlayground } from "./commands/playground.js";
+import { heldRunLocks, releaseRunLocks } from "./run-lock.js";
 
 /** This package's version (package.json sits one folder above both src/ and dist/). */
 export function cliVersion(): string {
@@ -43,6 +44,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Run one `eecot` command; the run-folder locks it took are released when it returns or throws. */
 export async function runCli(argv: readonly string[]): Promise<void> {
-  await buildProgram().parseAsync([...argv]);
+  const before = heldRunLocks();
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } finally {
+    releaseRunLocks(before);
+  }
 }

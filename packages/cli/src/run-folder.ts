@@ -5,6 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { checkpointSteps } from "@eecot/tensor-core";
+import { processAlive } from "./run-lock.js";
 
 /**
  * `mkdir -p` with the real reason on failure. Node's recursive mkdir reports ENOENT on a
@@ -26,16 +27,6 @@ export async function makeOutputFolder(path: string, flag = "--out"): Promise<vo
       }
     }
     throw new Error(`${flag} ${path}: cannot create the folder: ${reason.message}`);
-  }
-}
-
-/** Whether a process with this id is running (EPERM: it runs under another user). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -42,6 +42,11 @@ export interface CalibrateOptions {
   readonly config?: DistillConfigOverrides;
   /** Continue from the newest checkpoint in <outDir>/checkpoints (fresh start when there is none). */
   readonly resume?: boolean;
+  /**
+   * Resume even when the checkpoint's settings (seed, KL factor, batch size...) or trajectory
+   * count differ from this run's (each difference is logged); default false: refused.
+   */
+  readonly allowChangedConfig?: boolean;
   /** Precomputed divergences, one per trajectory in order (e.g. shared with calibrationReport). */
   readonly divergences?: readonly SequenceDivergences[];
   /** Id for left padding, default 0. */
@@ -214,13 +219,17 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
       const latest = await findLatestCheckpoint(checkpointsDir);
       if (latest) {
         const state = await loadDistillCheckpoint(latest, { model, optimizers });
+        const refuse = (difference: string, remedy: string) => {
+          if (!options.allowChangedConfig) throw new Error(`${difference}${remedy}`);
+          log(`${difference}: continuing (changes allowed)`);
+        };
         for (const field of RESUME_FIELDS) {
           if ((state.config[field] ?? DEFAULT_DISTILL_CONFIG[field]) !== config[field]) {
-            throw new Error(`calibrate --resume: checkpoint ${latest} was written with ${field} = ${JSON.stringify(state.config[field])}, this run has ${JSON.stringify(config[field])}; resume with the same setting or start a new --out folder`);
+            refuse(`calibrate --resume: checkpoint ${latest} was written with ${field} = ${JSON.stringify(state.config[field])}, this run has ${JSON.stringify(config[field])}`, "; resume with the same setting or start a new --out folder");
           }
         }
         if (state.trajectoryCount !== sequences.length) {
-          throw new Error(`calibrate --resume: checkpoint ${latest} trained on ${state.trajectoryCount} trajectories, this run has ${sequences.length} (different data or generation settings)`);
+          refuse(`calibrate --resume: checkpoint ${latest} trained on ${state.trajectoryCount} trajectories, this run has ${sequences.length}`, " (different data or generation settings)");
         }
         step = state.step;
         resumedFrom = step;

@@ -15,6 +15,8 @@ import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { nonNegativeIntegerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
 import { bundledModelDir } from "../bundled.js";
+import { openRunFolder } from "../run-guard.js";
+import { ALLOW_CHANGED_HELP } from "../run-flags.js";
 
 interface CalibrateCliOptions {
   model?: string;
@@ -23,6 +25,7 @@ interface CalibrateCliOptions {
   klFactor: string;
   steps: string;
   resume?: boolean;
+  allowChanged?: boolean;
   maxNewTokens: string;
   exitLayers?: string;
   samples: string;
@@ -73,6 +76,7 @@ export function registerCalibrate(program: Command): void {
     .option("--kl-factor <f>", "f in s = 2 − 2·sigmoid(f·KL): higher = fewer exits", "1")
     .option("--steps <n>", "optimiser steps", "100")
     .option("--resume", "continue from the newest checkpoint in <out>/checkpoints")
+    .option("--allow-changed", ALLOW_CHANGED_HELP)
     .option("--max-new-tokens <n>", "teacher answer length limit", "128")
     .option("--exit-layers <list>", "exitable layers, e.g. 2,4,6 (default: the checkpoint's early_exit_layers, else every 5th)")
     .option("--samples <n>", "exit prescriptions per sequence (exitSamplesPerSequence)", "4")
@@ -114,7 +118,9 @@ export function registerCalibrate(program: Command): void {
       const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
       const heldOutCount = numberFlag(options.heldOut, "--held-out");
       const rank = numberFlag(options.loraRank, "--lora-rank");
-      // Flags are checked above, before the backend starts and the model loads.
+      // Flags are checked above, the folder locked (until the command returns) and a resume's flags
+      // compared, before the backend starts and the model loads.
+      await openRunFolder({ command, outDir: options.out, resume: options.resume, allowChanged: options.allowChanged });
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "calibrate");
@@ -162,6 +168,7 @@ export function registerCalibrate(program: Command): void {
           outDir: options.out,
           config,
           resume: options.resume,
+          allowChangedConfig: options.allowChanged,
           padTokenId: tokenizer.padTokenId ?? 0,
           shouldStop: () => stop.requested,
           onTargetsProgress: (done, total) => {

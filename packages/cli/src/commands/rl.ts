@@ -6,7 +6,8 @@ import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { resolveRlooConfig, stopOnSignal, type RlooConfig } from "@eecot/rloo";
 import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { RL_METRICS_FILE, runRl } from "../rl-run.js";
-import { makeOutputFolder, refuseUsedOutputFolder } from "../run-folder.js";
+import { openRunFolder } from "../run-guard.js";
+import { ALLOW_CHANGED_HELP } from "../run-flags.js";
 import { formatMetrics } from "../evaluate-model.js";
 import { bundledModelDir } from "../bundled.js";
 import { integerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
@@ -31,6 +32,7 @@ interface RlOptions {
   seed: string;
   keepCheckpoints: string;
   resume?: boolean;
+  allowChanged?: boolean;
 }
 
 /** Every numeric flag of `eecot rl`, checked (errors name the flag as typed) before anything loads. */
@@ -73,6 +75,7 @@ export function registerRl(program: Command): void {
     .option("--seed <s>", "seed", "1234")
     .option("--keep-checkpoints <n>", "keep the newest n checkpoints (older ones are removed)", "2")
     .option("--resume", "continue from the newest checkpoint in --out")
+    .option("--allow-changed", ALLOW_CHANGED_HELP)
     .action(async (options: RlOptions, command: Command) => {
       options.model ??= bundledModelDir();
       // Flags, data and the output folder are checked before the backend starts and the model loads.
@@ -80,8 +83,8 @@ export function registerRl(program: Command): void {
       const train = loadDataSpec(options.data).examples;
       const heldOut = loadDataSpec(options.evalData ?? "gsm-synthetic:32:seed=99991:maxSteps=2:operations=+-:maxResult=99,tom:32:seed=99991").examples;
       if (train.length === 0) throw new Error(`--data ${options.data} produced no examples`);
-      await makeOutputFolder(options.out);
-      if (!options.resume) await refuseUsedOutputFolder("rl", options.out, [RL_METRICS_FILE]);
+      // The folder is locked until the command returns; a resume's flags are compared with the run's.
+      await openRunFolder({ command, outDir: options.out, resume: options.resume, allowChanged: options.allowChanged, records: [RL_METRICS_FILE] });
       await startBackend(command);
       const loaded = await loadModelFolder(options.model, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "rl");
