@@ -5,7 +5,7 @@ import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { tf } from "./tf.js";
 import { avoidSplitKWithTransposedB, splitWebgpuAddN } from "./webgpu-kernels.js";
 
-/** Backends a page can ask for; "auto" = webgpu when navigator.gpu has an adapter, else wasm. */
+/** Backends a page can ask for; "auto" = webgpu when navigator.gpu has a hardware adapter, else wasm. */
 export type BrowserBackendChoice = "auto" | "wasm" | "webgpu" | "cpu";
 
 export interface BrowserBackendOptions {
@@ -24,8 +24,20 @@ export interface BrowserBackendInfo {
   readonly fallbackReason?: string;
 }
 
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string; readonly isFallbackAdapter?: boolean };
+}
+
 interface NavigatorWithGpu {
-  readonly gpu?: { requestAdapter(): Promise<unknown | null> };
+  readonly gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> };
+}
+
+/** A CPU-emulated WebGPU adapter (SwiftShader, llvmpipe / lavapipe): slower than wasm for our models. */
+export function isSoftwareAdapter(adapter: GpuAdapterLike): boolean {
+  if (adapter.isFallbackAdapter === true || adapter.info?.isFallbackAdapter === true) return true;
+  const text = `${adapter.info?.vendor ?? ""} ${adapter.info?.architecture ?? ""} ${adapter.info?.description ?? ""}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|software/.test(text);
 }
 
 /** Starts a backend for the page; failures of webgpu fall back to wasm, of wasm to cpu. */
@@ -35,7 +47,10 @@ export async function initBrowserBackend(options: BrowserBackendOptions): Promis
   if (choice === "webgpu" || choice === "auto") {
     const gpu = (globalThis.navigator as NavigatorWithGpu | undefined)?.gpu;
     const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-    if (adapter) {
+    const software = adapter !== null && isSoftwareAdapter(adapter);
+    if (adapter && software && choice === "auto") {
+      fallbackReason = `the WebGPU adapter is a software renderer (${adapter.info?.architecture || adapter.info?.vendor || "fallback"}), slower than wasm (backend "webgpu" forces it)`;
+    } else if (adapter) {
       try {
         await import("@tensorflow/tfjs-backend-webgpu"); // registers "webgpu" now that navigator.gpu exists
         splitWebgpuAddN();

@@ -96,17 +96,21 @@ test.skipIf(!hasChromium)(`the playground generates in Chromium exactly what eec
   expect(reference.exitLayers.some((x) => x === L)).toBe(true);
 
   server = await servePlayground(out, 0);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  // WebGPU on (SwiftShader here, a CPU renderer): the page's "auto" must still choose wasm.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=vulkan", "--disable-vulkan-surface", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
     const errors: string[] = [];
     const requests: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
     page.on("request", (request) => requests.push(request.url()));
-    await page.goto(`${server.url}?backend=wasm`);
+    await page.goto(server.url);
     await page.waitForFunction(() => ["ready", "error"].includes(document.getElementById("status")!.dataset.state ?? ""), null, { timeout: 60_000 });
     expect(await page.locator("#error").isVisible(), (await page.locator("#error").textContent()) ?? "").toBe(false);
-    expect(await page.locator("#backend").textContent()).toMatch(/^wasm/);
+    expect(await page.locator("#backend").textContent()).toMatch(/^wasm \(1 thread\)(; the WebGPU adapter is a software renderer \(.+\), slower than wasm .*)?$/);
     expect(await page.locator("#legend .swatch").count()).toBe(4); // exits at 2, 4, 6 and full depth 8
 
     // Same seed, same tokens and exit layers as the CLI.
@@ -143,8 +147,14 @@ test.skipIf(!hasChromium)(`the playground generates in Chromium exactly what eec
     expect(compared.base.every((t) => t.layer === L)).toBe(true);
     expect(compared.adapter.map((t) => t.layer)).toEqual(reference.exitLayers);
 
+    // An adapter folder picked from disk (the folder input; a drop goes the same way) replaces the served one.
+    await page.locator("#pick-adapter").setInputFiles(adapter);
+    await page.waitForFunction(() => document.getElementById("status")!.textContent!.includes("adapter picked adapter"), null, { timeout: 60_000 });
+    const picked = await generateInPage(page, { offset: "0" });
+    expect(picked.adapter.map((t) => t.layer)).toEqual(reference.exitLayers);
+
     // A broken model URL: a readable error in the page.
-    await page.goto(`${server.url}?backend=wasm&model=no-such-model/`);
+    await page.goto(`${server.url}?model=no-such-model/`);
     await page.waitForFunction(() => document.getElementById("status")!.dataset.state === "error", null, { timeout: 30_000 });
     expect(await page.locator("#error").textContent()).toMatch(new RegExp(`^Could not load the model: ${server.url}no-such-model/config.json: not found \\(a model folder needs config.json`));
 
