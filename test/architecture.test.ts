@@ -16,7 +16,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   rloo: ["tensor-core", "policy"],
   datasets: [],
   eval: [],
-  cli: ["tensor-core", "transformer", "early-exit", "distill", "rloo", "datasets", "eval", "policy"],
+  cli: ["tensor-core", "transformer", "early-exit", "distill", "rloo", "datasets", "eval", "policy", "tiny-reasoner"],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -51,6 +51,18 @@ A ${(args.parameters / 1e6).toFixed(2)}M-parameter Qwen3-architecture decoder (q
 @eecot trained itself on 2 CPU cores, so that the whole early-exit method can run end to end on a
 laptop. Same Hugging Face layout as a downloaded Qwen3 checkpoint and loaded by the same code.
 
+## Use
+
+Published as \`@eecot/tiny-reasoner\` (a dependency of \`@eecot/cli\`, so \`npx @eecot/cli demo\`
+finds it without a clone); the package's folder is the model:
+
+\`\`\`ts
+import { modelDir } from "@eecot/tiny-reasoner";
+import { loadQwenModel, loadTokenizer } from "@eecot/transformer";
+const model = await loadQwenModel(modelDir);
+const tokenizer = await loadTokenizer(modelDir);
+\`\`\`
+
 ## Reproduce
 
 \`\`\`
