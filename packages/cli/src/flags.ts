@@ -57,3 +57,12 @@ export function nonNegativeIntegerFlag(value: string, flag: string): number {
 export function optionalFlag<T>(value: string | undefined, parse: (value: string) => T): T | undefined {
   return value === undefined ? undefined : parse(value);
 }
+
+/** One of `choices`, or an error naming the flag and listing them. */
+export function choiceFlag<T extends string>(value: string, flag: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) {
+    const list = choices.map((c) => JSON.stringify(c));
+    throw new Error(`${flag} must be ${list.slice(0, -1).join(", ")} or ${list.at(-1)}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}

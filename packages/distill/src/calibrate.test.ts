@@ -1,7 +1,7 @@
 // The stage-1 loop on the tiny fixtures: a few steps lower the loss on fixed prescriptions;
 // interrupted + resumed == uninterrupted (bit for bit); a NaN loss stops with a clear error
 // and no checkpoint; no tensor leaks over many steps; checkpoints and adapters load back.
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -96,6 +96,34 @@ for (const fixture of FIXTURES) {
       snapshot(loaded).forEach((values, i) => expect(values).toEqual(snapshot(model)[i]));
       loaded.dispose();
       model.dispose();
+    });
+
+    test.runIf(fixture === FIXTURES[0])("killed before a checkpoint and resumed: metrics.jsonl equals the uninterrupted run's (timing aside)", async () => {
+      const config: DistillConfigOverrides = { ...CONFIG, steps: 4 };
+      const straightDir = join(folder, `${fixture.name}-metrics-straight`);
+      const straight = EarlyExitModel.create(base, { exitLayers: fixture.exitLayers, lora: { rank: 2 } });
+      await calibrate(straight, trajectories, { outDir: straightDir, config });
+      straight.dispose();
+
+      // A kill -9 after step 3 was recorded, before its checkpoint (the last is step 2), with a line cut short.
+      const killedDir = join(folder, `${fixture.name}-metrics-killed`);
+      const first = EarlyExitModel.create(base, { exitLayers: fixture.exitLayers, lora: { rank: 2 } });
+      await expect(calibrate(first, trajectories, { outDir: killedDir, config, onStep: (r) => { if (r.step === 3) throw new Error("killed"); } })).rejects.toThrow("killed");
+      first.dispose();
+      await appendFile(join(killedDir, "metrics.jsonl"), '{"event":"step","step":4,"lo');
+      const second = EarlyExitModel.create(base, { exitLayers: fixture.exitLayers, lora: { rank: 2 } });
+      const resumed = await calibrate(second, trajectories, { outDir: killedDir, config, resume: true });
+      second.dispose();
+      expect(resumed.resumedFrom).toBe(2);
+      const records = async (dir: string) =>
+        (await readFile(join(dir, "metrics.jsonl"), "utf8"))
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line.replaceAll(dir, "<out>")) as Record<string, unknown>)
+          .map(({ seconds: _, ...rest }) => rest);
+      const expected = await records(straightDir);
+      expect(expected.map((r) => `${r.event} ${r.step}`)).toEqual(["targets 0", "step 1", "step 2", "checkpoint 2", "step 3", "step 4", "checkpoint 4", "done 4"]);
+      expect(await records(killedDir)).toEqual(expected);
     });
 
     test("interrupted + resumed == uninterrupted, bit for bit (soft exit term, cosine schedule)", async () => {

@@ -8,12 +8,13 @@ import type { Command } from "commander";
 import { Rng } from "@eecot/tensor-core";
 import { loadDataSpec, type TaskExample } from "@eecot/datasets";
 import { EarlyExitModel } from "@eecot/early-exit";
-import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type ExitLossKind, type KlDirection, type LearningRateSchedule } from "@eecot/distill";
+import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type DistillConfig } from "@eecot/distill";
 import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
-import { nonNegativeIntegerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
+import { choiceFlag, integerFlag, nonNegativeIntegerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
+import { removeStaleCheckpointTemporaries } from "../run-folder.js";
 import { bundledModelDir } from "../bundled.js";
 import { openRunFolder } from "../run-guard.js";
 import { ALLOW_CHANGED_HELP } from "../run-flags.js";
@@ -40,6 +41,7 @@ interface CalibrateCliOptions {
   headWarmupLr: string;
   headWarmupTokens: string;
   checkpointEvery: string;
+  keepCheckpoints: string;
   heldOut: string;
   loraRank: string;
   seed: string;
@@ -64,6 +66,48 @@ export function splitHeldOut<T>(items: readonly T[], heldOut: number, seed: numb
   const order = new Rng(seed).fork("held-out").shuffle(items.map((_, i) => i));
   const cut = Math.max(0, items.length - heldOut);
   return { train: order.slice(0, cut).sort((a, b) => a - b).map((i) => items[i]!), heldOut: order.slice(cut).sort((a, b) => a - b).map((i) => items[i]!) };
+}
+
+/** The metrics file of a calibrate run folder (written by @eecot/distill's calibrate). */
+export const CALIBRATE_METRICS_FILE = "metrics.jsonl";
+
+/** Every flag of `eecot calibrate`, checked (errors name the flag as typed) before anything loads. */
+export function calibrateSettingsFromFlags(options: CalibrateCliOptions): { config: DistillConfig; maxNewTokens: number; heldOutCount: number; rank: number; exitLayers: number[] | undefined } {
+  const config = resolveDistillConfig({
+    klFactor: numberFlag(options.klFactor, "--kl-factor", { above: 0 }),
+    steps: positiveIntegerFlag(options.steps, "--steps"),
+    exitSamplesPerSequence: positiveIntegerFlag(options.samples, "--samples"),
+    batchSize: positiveIntegerFlag(options.batchSize, "--batch-size"),
+    gradientAccumulation: positiveIntegerFlag(options.gradientAccumulation, "--gradient-accumulation"),
+    learningRates: { lora: numberFlag(options.lrLora, "--lr-lora", { min: 0 }), heads: numberFlag(options.lrHeads, "--lr-heads", { min: 0 }) },
+    klDirection: choiceFlag(options.klDirection, "--kl-direction", ["reverse", "forward"] as const),
+    exitLoss: choiceFlag(options.exitLoss, "--exit-loss", ["sampled", "soft"] as const),
+    learningRateSchedule: choiceFlag(options.lrSchedule, "--lr-schedule", ["constant", "cosine"] as const),
+    checkpointEvery: positiveIntegerFlag(options.checkpointEvery, "--checkpoint-every"),
+    keepCheckpoints: positiveIntegerFlag(options.keepCheckpoints, "--keep-checkpoints"),
+    headWarmupEpochs: nonNegativeIntegerFlag(options.headWarmup, "--head-warmup"),
+    headWarmupLearningRate: numberFlag(options.headWarmupLr, "--head-warmup-lr", { above: 0 }),
+    headWarmupMaxTokens: positiveIntegerFlag(options.headWarmupTokens, "--head-warmup-tokens"),
+    seed: integerFlag(options.seed, "--seed"),
+  });
+  return {
+    config,
+    maxNewTokens: positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens"),
+    heldOutCount: nonNegativeIntegerFlag(options.heldOut, "--held-out"),
+    rank: positiveIntegerFlag(options.loraRank, "--lora-rank"),
+    exitLayers: options.exitLayers === undefined ? undefined : parseLayerList(options.exitLayers, "--exit-layers"),
+  };
+}
+
+/**
+ * Prompts to hold out: at most half of `count`. More than that is refused when --held-out was
+ * given (`explicit`) and cut to half otherwise (the caller says so).
+ */
+export function heldOutCountFor(requested: number, count: number, data: string, explicit: boolean): number {
+  const most = Math.floor(count / 2);
+  if (requested <= most) return requested;
+  if (explicit) throw new Error(`--held-out ${requested}: --data ${data} gives ${count} prompts, and at most half of them (${most}) can be held out; lower --held-out or add prompts`);
+  return most;
 }
 
 export function registerCalibrate(program: Command): void {
@@ -91,6 +135,7 @@ export function registerCalibrate(program: Command): void {
     .option("--head-warmup-lr <x>", "Adam learning rate of the head warm-up (cosine to a tenth)", "1e-3")
     .option("--head-warmup-tokens <n>", "at most this many training tokens in the head warm-up (residuals held in memory: tokens × hidden × exits × 4 bytes)", "65536")
     .option("--checkpoint-every <n>", "steps between checkpoints", "25")
+    .option("--keep-checkpoints <n>", "keep the newest n checkpoints (older ones are removed)", "2")
     .option("--held-out <n>", "prompts held out for the A.2 comparison (seeded split)", "16")
     .option("--lora-rank <r>", "LoRA rank (alpha = 2r)", "8")
     .option("--seed <s>", "seed of data order, prescriptions, split and initialisation", "0")
@@ -98,38 +143,25 @@ export function registerCalibrate(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .action(async (options: CalibrateCliOptions, command: Command) => {
       options.model ??= bundledModelDir();
-      const seed = numberFlag(options.seed, "--seed");
-      const config = resolveDistillConfig({
-        klFactor: numberFlag(options.klFactor, "--kl-factor"),
-        steps: numberFlag(options.steps, "--steps"),
-        exitSamplesPerSequence: numberFlag(options.samples, "--samples"),
-        batchSize: numberFlag(options.batchSize, "--batch-size"),
-        gradientAccumulation: numberFlag(options.gradientAccumulation, "--gradient-accumulation"),
-        learningRates: { lora: numberFlag(options.lrLora, "--lr-lora"), heads: numberFlag(options.lrHeads, "--lr-heads") },
-        klDirection: options.klDirection as KlDirection,
-        exitLoss: options.exitLoss as ExitLossKind,
-        learningRateSchedule: options.lrSchedule as LearningRateSchedule,
-        checkpointEvery: numberFlag(options.checkpointEvery, "--checkpoint-every"),
-        headWarmupEpochs: nonNegativeIntegerFlag(options.headWarmup, "--head-warmup"),
-        headWarmupLearningRate: numberFlag(options.headWarmupLr, "--head-warmup-lr"),
-        headWarmupMaxTokens: positiveIntegerFlag(options.headWarmupTokens, "--head-warmup-tokens"),
-        seed,
-      });
-      const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
-      const heldOutCount = numberFlag(options.heldOut, "--held-out");
-      const rank = numberFlag(options.loraRank, "--lora-rank");
-      // Flags are checked above, the folder locked (until the command returns) and a resume's flags
-      // compared, before the backend starts and the model loads.
-      await openRunFolder({ command, outDir: options.out, resume: options.resume, allowChanged: options.allowChanged });
+      // Flags, data and the output folder are checked before the backend starts and the model loads.
+      const { config, maxNewTokens, heldOutCount, rank, exitLayers } = calibrateSettingsFromFlags(options);
+      const seed = config.seed;
+      const { examples, sources } = loadDataSpec(options.data);
+      for (const source of sources) if (source.skipped.count > 0) process.stderr.write(`calibrate: skipped ${source.skipped.count} invalid records in ${source.source}\n`);
+      if (examples.length < 2) throw new Error(`--data ${options.data} produced ${examples.length} examples; calibrate needs at least 2`);
+      const heldOutUsed = heldOutCountFor(heldOutCount, examples.length, options.data, command.getOptionValueSource("heldOut") === "cli");
+      if (heldOutUsed < heldOutCount) process.stderr.write(`calibrate: holding out ${heldOutUsed} of ${examples.length} prompts (the default --held-out ${heldOutCount} is more than half of them)\n`);
+      // The folder is locked (until the command returns), refused when used without --resume, and a
+      // resume's flags are compared with the run's.
+      await openRunFolder({ command, outDir: options.out, resume: options.resume, allowChanged: options.allowChanged, records: [CALIBRATE_METRICS_FILE] });
+      const checkpointsDir = join(options.out, "checkpoints");
+      for (const name of await removeStaleCheckpointTemporaries(checkpointsDir)) process.stderr.write(`calibrate: removed ${join(checkpointsDir, name)} (left by an interrupted run)\n`);
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "calibrate");
       const base = loaded.model;
 
-      // Data, prompts, teacher trajectories (cached).
-      const { examples, sources } = loadDataSpec(options.data);
-      for (const source of sources) if (source.skipped.count > 0) process.stderr.write(`calibrate: skipped ${source.skipped.count} invalid records in ${source.source}\n`);
-      if (examples.length < 2) throw new Error(`--data ${options.data} produced ${examples.length} examples; calibrate needs at least 2`);
+      // Prompts, teacher trajectories (cached).
       const prompts = examples.map((e) => ({ id: e.id, promptTokens: examplePromptIds(tokenizer, e) }));
       const generation = createProgress("teacher answers", prompts.length, { unit: "prompts" });
       const teacher = await buildTeacherTrajectories(base, prompts, {
@@ -143,11 +175,11 @@ export function registerCalibrate(program: Command): void {
       });
       generation.stop();
       process.stderr.write(`calibrate: teacher trajectories ${teacher.fromCache ? "read from" : "written to"} ${teacher.cachePath}\n`);
-      const split = splitHeldOut(teacher.trajectories, Math.min(heldOutCount, Math.floor(teacher.trajectories.length / 2)), seed);
+      const split = splitHeldOut(teacher.trajectories, heldOutUsed, seed);
 
       // Stage 1.
       const model = EarlyExitModel.create(base, {
-        ...(options.exitLayers ? { exitLayers: parseLayerList(options.exitLayers, "--exit-layers") } : {}),
+        ...(exitLayers ? { exitLayers } : {}),
         lora: { rank, alpha: 2 * rank },
         seed,
       });

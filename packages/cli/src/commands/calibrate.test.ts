@@ -1,0 +1,88 @@
+// `eecot calibrate`'s flags and run folder: every flag is checked before the model loads (the
+// errors name the flag and quote the value), --held-out past half the prompts is refused, a
+// used folder is refused without --resume, a kill's temporary checkpoint folders are removed
+// and --keep-checkpoints keeps the newest n.
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, test, vi } from "vitest";
+import { initBackend } from "@eecot/tensor-core";
+import { runCli } from "../program.js";
+import { heldOutCountFor } from "./calibrate.js";
+
+const calibrate = (...args: string[]) => runCli(["node", "eecot", "--backend", "wasm", "calibrate", ...args]);
+
+beforeAll(async () => {
+  await initBackend({ backend: "wasm", quiet: true });
+});
+
+describe("eecot calibrate: checked before the model loads", () => {
+  test("each bad flag names the flag and quotes the value (the model folder does not exist: nothing loads)", async () => {
+    const out = join(tmpdir(), "eecot-calibrate-never");
+    const cases: [string[], string][] = [
+      [["--lr-lora", "abc"], '--lr-lora must be a finite number ≥ 0, got "abc"'],
+      [["--lr-heads", "-1"], '--lr-heads must be a finite number ≥ 0, got "-1"'],
+      [["--kl-factor", "0"], '--kl-factor must be a finite number > 0, got "0"'],
+      [["--steps", "2.5"], '--steps must be a positive integer, got "2.5"'],
+      [["--samples", "0"], '--samples must be a positive integer, got "0"'],
+      [["--batch-size", "x"], '--batch-size must be a positive integer, got "x"'],
+      [["--gradient-accumulation", ""], '--gradient-accumulation must be a positive integer, got ""'],
+      [["--checkpoint-every", "0"], '--checkpoint-every must be a positive integer, got "0"'],
+      [["--keep-checkpoints", "0"], '--keep-checkpoints must be a positive integer, got "0"'],
+      [["--held-out", "-2"], '--held-out must be an integer ≥ 0, got "-2"'],
+      [["--lora-rank", "1e9x"], '--lora-rank must be a positive integer, got "1e9x"'],
+      [["--max-new-tokens", "0"], '--max-new-tokens must be a positive integer, got "0"'],
+      [["--seed", "0.5"], '--seed must be an integer, got "0.5"'],
+      [["--head-warmup-lr", "0"], '--head-warmup-lr must be a finite number > 0, got "0"'],
+      [["--kl-direction", "sideways"], '--kl-direction must be "reverse" or "forward", got "sideways"'],
+      [["--exit-loss", "hard"], '--exit-loss must be "sampled" or "soft", got "hard"'],
+      [["--lr-schedule", "linear"], '--lr-schedule must be "constant" or "cosine", got "linear"'],
+      [["--exit-layers", "2,x"], '--exit-layers must be comma-separated positive integers, got "2,x"'],
+    ];
+    for (const [args, message] of cases) {
+      await expect(calibrate("--model", "/nonexistent/eecot-model", "--data", "tom:8", "--out", out, ...args), args.join(" ")).rejects.toThrow(message);
+    }
+  });
+
+  test("--held-out past half the prompts is refused; the default is cut to half (and the run says so)", async () => {
+    await expect(calibrate("--model", "/nonexistent/eecot-model", "--data", "tom:8", "--out", join(tmpdir(), "eecot-calibrate-never"), "--held-out", "100")).rejects.toThrow(
+      "--held-out 100: --data tom:8 gives 8 prompts, and at most half of them (4) can be held out; lower --held-out or add prompts",
+    );
+    expect(heldOutCountFor(16, 8, "tom:8", false)).toBe(4);
+    expect(heldOutCountFor(3, 8, "tom:8", true)).toBe(3);
+    expect(heldOutCountFor(4, 8, "tom:8", true)).toBe(4);
+  });
+
+  test("a used folder is refused without --resume, before the model loads", async () => {
+    const out = await mkdtemp(join(tmpdir(), "eecot-calibrate-used-"));
+    await writeFile(join(out, "metrics.jsonl"), '{"event":"targets","step":0}\n');
+    await mkdir(join(out, "checkpoints", "step-000004"), { recursive: true });
+    await expect(calibrate("--model", "/nonexistent/eecot-model", "--data", "tom:8", "--out", out)).rejects.toThrow(
+      `calibrate: --out ${out} already holds an earlier run (checkpoints at steps 4, metrics.jsonl); continue it with --resume or choose a new --out folder`,
+    );
+  });
+});
+
+describe("eecot calibrate: run folder", () => {
+  test("a kill's temporary checkpoint folder is removed and --keep-checkpoints 1 keeps the newest", async () => {
+    const out = await mkdtemp(join(tmpdir(), "eecot-calibrate-keep-"));
+    const deadPid = spawnSync("true").pid!;
+    const temporary = join(out, "checkpoints", `.step-000002.tmp-${deadPid}-abc`);
+    await mkdir(temporary, { recursive: true });
+    const lines: string[] = [];
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      await calibrate("--data", "tom:2,gsm-synthetic:2:maxSteps=1", "--out", out, "--steps", "3", "--checkpoint-every", "1", "--keep-checkpoints", "1", "--max-new-tokens", "4", "--held-out", "1");
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+    }
+    expect(lines.join("")).toContain(`calibrate: removed ${temporary} (left by an interrupted run)`);
+    expect(await readdir(join(out, "checkpoints"))).toEqual(["step-000003"]);
+  }, 120_000);
+});
