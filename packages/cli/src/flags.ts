@@ -2,23 +2,31 @@
 // value as given (shared by the commands). Commands parse every flag before the backend starts
 // or a model loads, so a typo costs no minutes.
 
-/** Bounds of a numeric flag: `min` (inclusive), `above` (exclusive), `max` (inclusive). */
+/** Bounds of a numeric flag: `min` / `max` (inclusive), `above` / `below` (exclusive). */
 export interface FlagRange {
   readonly min?: number;
   readonly above?: number;
   readonly max?: number;
+  readonly below?: number;
 }
 
+/** The range in words: "> 0", "≥ 1", "in (0, 1)", "in [0, 1]". */
 function ruleOf(range: FlagRange): string {
-  const low = range.above !== undefined ? `> ${range.above}` : range.min !== undefined ? `≥ ${range.min}` : "";
-  if (range.max === undefined) return low;
-  if (range.above !== undefined) return `in (${range.above}, ${range.max}]`;
-  if (range.min !== undefined) return `in [${range.min}, ${range.max}]`;
-  return `≤ ${range.max}`;
+  const low = range.above !== undefined ? { open: true, at: range.above } : range.min !== undefined ? { open: false, at: range.min } : null;
+  const high = range.below !== undefined ? { open: true, at: range.below } : range.max !== undefined ? { open: false, at: range.max } : null;
+  if (low && high) return `in ${low.open ? "(" : "["}${low.at}, ${high.at}${high.open ? ")" : "]"}`;
+  if (low) return `${low.open ? ">" : "≥"} ${low.at}`;
+  if (high) return `${high.open ? "<" : "≤"} ${high.at}`;
+  return "";
 }
 
 function inRange(x: number, range: FlagRange): boolean {
-  return (range.min === undefined || x >= range.min) && (range.above === undefined || x > range.above) && (range.max === undefined || x <= range.max);
+  return (
+    (range.min === undefined || x >= range.min) &&
+    (range.above === undefined || x > range.above) &&
+    (range.max === undefined || x <= range.max) &&
+    (range.below === undefined || x < range.below)
+  );
 }
 
 /** A finite number (within `range` when given), or an error naming the flag (an empty value is not 0). */

@@ -3,6 +3,7 @@
 // before RL → stage-2 RLOO → evaluation after RL → report. Everything lands in one run folder.
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { makeOutputFolder } from "./run-folder.js";
 import { join } from "node:path";
 import type { TaskExample } from "@eecot/datasets";
 import { buildTeacherTrajectories, calibrate, calibrationReport, sweepKlFactors, type DistillConfigOverrides } from "@eecot/distill";
@@ -118,7 +119,7 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
     durations.push({ stage: name, seconds: (performance.now() - t0) / 1000 });
     return result;
   };
-  await mkdir(runDir, { recursive: true });
+  await makeOutputFolder(runDir);
   const configDocument = runConfigDocument(base.directory, config);
   if (resume) await checkResumedConfig(join(runDir, "config.json"), configDocument);
   await writeFile(join(runDir, "config.json"), JSON.stringify(configDocument, null, 2));

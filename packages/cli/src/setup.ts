@@ -49,10 +49,24 @@ export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 8, sequen
  */
 export async function loadModelFolder(dir: string, workload: Partial<MemoryWorkload> = INFERENCE_WORKLOAD): Promise<LoadedModel> {
   const backend = currentBackend();
-  if (backend) assertMemoryFits(await readQwenConfig(dir), workload, backend, { log: (line) => process.stderr.write(`${line}\n`), onlyWhenItMatters: !verbose });
-  const model = await loadQwenModel(dir);
+  const config = await readQwenConfig(dir);
+  if (backend) assertMemoryFits(config, workload, backend, { log: (line) => process.stderr.write(`${line}\n`), onlyWhenItMatters: !verbose });
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await loadTokenizer(dir) : null;
+  if (tokenizer) assertTokenizerFitsModel(tokenizer, config.vocabSize, dir);
+  const model = await loadQwenModel(dir);
   return { model, tokenizer };
+}
+
+/**
+ * Refuse a tokenizer with ids past the model's embedding rows (it belongs to another model). A
+ * vocab_size above the tokenizer's size is normal: Qwen pads it (151936 rows for 151669 ids).
+ */
+export function assertTokenizerFitsModel(tokenizer: Tokenizer, vocabSize: number, dir: string): void {
+  if (tokenizer.vocabSize <= vocabSize) return;
+  throw new Error(
+    `${join(dir, "tokenizer.json")} has token ids up to ${tokenizer.vocabSize - 1}, but the model has only ${vocabSize} embedding rows (vocab_size in ${join(dir, "config.json")}): ` +
+      "the tokenizer belongs to another model; put the model's own tokenizer.json in the folder",
+  );
 }
 
 /** Help of --fresh-heads, the flag that lets every --adapter command read a plain PEFT LoRA folder. */

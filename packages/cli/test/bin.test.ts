@@ -2,7 +2,9 @@
 // and the last-resort error handlers. After the wasm backend starts, an uncaught error or unhandled rejection is reported by our
 // handler ("eecot: <message>", exit code 1), not by the wasm runtime's rethrow (exit code 7).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 
@@ -66,5 +68,20 @@ describe("uncaught errors after the wasm backend starts", () => {
     const { status, stderr } = runScript({ EECOT_THROW: "exception", EECOT_NO_HANDLERS: "1" });
     expect(stderr).toContain("throw ex");
     expect(status).toBe(7);
+  });
+});
+
+// A read-only mount needs a mount namespace (root, or user namespaces); skipped where there is none.
+const canMountReadOnly = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs -o ro none /mnt"], { encoding: "utf8" }).status === 0;
+
+describe("--out on a read-only file system", () => {
+  test.runIf(canMountReadOnly)("reports the read-only error naming the folder, not ENOENT, before the model loads", () => {
+    const mountPoint = mkdtempSync(join(tmpdir(), "eecot-ro-"));
+    const out = join(mountPoint, "runs", "stage1");
+    const command = `mount -t tmpfs -o ro none ${mountPoint} && exec "$@"`;
+    const args = ["-m", "sh", "-c", command, "sh", process.execPath, "--import", "tsx", bin, "calibrate", "--model", "/nonexistent/eecot-model", "--data", "tom:4", "--out", out];
+    const result = spawnSync("unshare", args, { cwd: root, encoding: "utf8", timeout: 120_000 });
+    expect(result.stderr).toContain(`--out ${out}: cannot create the folder: EROFS: read-only file system, mkdir '${join(mountPoint, "runs")}'`);
+    expect(result.status).toBe(1);
   });
 });

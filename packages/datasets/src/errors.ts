@@ -1,4 +1,5 @@
 // Errors for malformed data files: the message always names the file and the 1-based line.
+import { readFileSync } from "node:fs";
 
 /** A record in a data file could not be parsed or validated. */
 export class DatasetFormatError extends Error {
@@ -24,3 +25,17 @@ export interface SkippedRecords {
 }
 
 export const MAX_REPORTED_ERRORS = 100;
+
+/**
+ * A data file's text, with errors that name the path and say what is wrong: a directory given
+ * as a file, a file that cannot be read (permissions), rather than Node's bare "EISDIR … read".
+ */
+export function readDataFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const reason = error as NodeJS.ErrnoException;
+    if (reason.code === "EISDIR") throw new Error(`${what} ${path} is a directory, not a file; pass the file inside it`);
+    throw new Error(`${what} ${path}: cannot read the file: ${reason.message}`);
+  }
+}

@@ -2,10 +2,10 @@
 // One JSON object per line with string fields `question` and `answer`; the answer's steps are
 // separated by newlines and its last line is `#### N`. Nothing is downloaded at run time.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { extractReferenceAnswer } from "./answer-extraction.js";
-import { DatasetFormatError, MAX_REPORTED_ERRORS, type SkippedRecords } from "./errors.js";
+import { DatasetFormatError, MAX_REPORTED_ERRORS, readDataFile, type SkippedRecords } from "./errors.js";
 
 /** One GSM8K problem. */
 export interface Gsm8kExample {
@@ -88,5 +88,5 @@ function parseRecord(raw: string, fileName: string, lineNumber: number) {
 /** Reads a GSM8K JSONL file from a local path; a missing file's error says where to get it. */
 export function loadGsm8k(path: string, options: JsonlLoadOptions = {}): Gsm8kLoadResult {
   if (!existsSync(path)) throw new Error(`GSM8K file not found: ${path}. ${GSM8K_DOWNLOAD_HINT}`);
-  return parseGsm8kJsonl(readFileSync(path, "utf8"), path, options);
+  return parseGsm8kJsonl(readDataFile(path, "GSM8K file"), path, options);
 }

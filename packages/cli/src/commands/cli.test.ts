@@ -88,7 +88,7 @@ describe("bad input", () => {
   test("a step count that is not a positive integer names the flag", async () => {
     await expect(run("demo", "--quick", "--rl-steps", "0")).rejects.toThrow(/--rl-steps must be a positive integer, got "0"/);
     await expect(run("demo", "--quick", "--stage1-steps", "2.5")).rejects.toThrow(/--stage1-steps must be a positive integer/);
-    await expect(run("demo", "--quick", "--kl-factor", "-1")).rejects.toThrow(/--kl-factor must be a finite number > 0, got -1/);
+    await expect(run("demo", "--quick", "--kl-factor", "-1")).rejects.toThrow(/--kl-factor must be a finite number > 0, got "-1"/);
     await expect(run("demo", "--quick", "--exit-penalty", "lots")).rejects.toThrow(/--exit-penalty must be a finite number ≥ 0, got "lots"/);
   });
 

@@ -4,11 +4,11 @@ import type { Command } from "commander";
 import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
 import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
-import { validateKlFactor } from "@eecot/distill";
-import { nonNegativeIntegerFlag, positiveIntegerFlag } from "../flags.js";
+import { integerFlag, nonNegativeIntegerFlag, numberFlag, optionalFlag, positiveIntegerFlag } from "../flags.js";
 
 export { bundledModelDir } from "../bundled.js";
 import { bundledModelDir } from "../bundled.js";
+import { makeOutputFolder } from "../run-folder.js";
 
 interface DemoOptions {
   model?: string;
@@ -84,19 +84,17 @@ export function registerDemo(program: Command): void {
       const rlSteps = options.rlSteps === undefined ? undefined : positiveIntegerFlag(options.rlSteps, "--rl-steps");
       const headWarmupEpochs = options.headWarmup === undefined ? undefined : nonNegativeIntegerFlag(options.headWarmup, "--head-warmup");
       // Checked before anything loads or runs, so a typo costs no minutes.
-      const klFactor = options.klFactor === undefined ? undefined : Number(options.klFactor);
-      if (klFactor !== undefined) validateKlFactor(klFactor, "--kl-factor");
-      const exitPenalty = options.exitPenalty === undefined ? undefined : Number(options.exitPenalty);
-      if (exitPenalty !== undefined && !(exitPenalty >= 0 && Number.isFinite(exitPenalty))) {
-        throw new Error(`--exit-penalty must be a finite number ≥ 0, got ${JSON.stringify(options.exitPenalty)}`);
-      }
+      const klFactor = optionalFlag(options.klFactor, (value) => numberFlag(value, "--kl-factor", { above: 0 }));
+      const exitPenalty = optionalFlag(options.exitPenalty, (value) => numberFlag(value, "--exit-penalty", { min: 0 }));
+      const seed = integerFlag(options.seed, "--seed");
+      const runDir = options.out ?? join("runs", new Date().toISOString().replace(/[:.]/g, "-"));
+      await makeOutputFolder(runDir);
       await startBackend(command);
       const modelDir = options.model ?? bundledModelDir();
       const loaded = await loadModelFolder(modelDir, TRAINING_WORKLOAD);
       const tokenizer = requireTokenizer(loaded, "demo");
-      const runDir = options.out ?? join("runs", new Date().toISOString().replace(/[:.]/g, "-"));
       process.stderr.write(`demo: ${modelDir} (${loaded.model.config.numLayers} layers) → ${runDir}${options.quick ? " (quick)" : ""}\n`);
-      const base = demoConfig(options.quick ?? false, Number(options.seed));
+      const base = demoConfig(options.quick ?? false, seed);
       const config = {
         ...base,
         distill: {

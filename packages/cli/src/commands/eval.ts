@@ -6,6 +6,7 @@ import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { evaluateModel, formatMetrics, type EvaluationResult } from "../evaluate-model.js";
 import { bundledModelDir } from "../bundled.js";
+import { integerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
 
 interface EvalOptions {
   model?: string;
@@ -38,18 +39,19 @@ export function registerEval(program: Command): void {
     .option("--json", "print the metrics as one JSON document on stdout")
     .action(async (options: EvalOptions, command: Command) => {
       options.model ??= bundledModelDir();
-      await startBackend(command);
-      const loaded = await loadModelFolder(options.model);
-      const tokenizer = requireTokenizer(loaded, "eval");
+      // Flags and data are checked before the backend starts and the model loads.
+      const settings = {
+        maxNewTokens: positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens"),
+        temperature: numberFlag(options.temperature, "--temperature", { min: 0 }),
+        seed: integerFlag(options.seed, "--seed"),
+        ...(options.exitOffset !== undefined ? { exitOffset: numberFlag(options.exitOffset, "--exit-offset") } : {}),
+      };
       const { examples, sources } = loadDataSpec(options.data);
       if (examples.length === 0) throw new Error(`--data ${options.data} produced no examples`);
       for (const source of sources) if (source.skipped.count > 0) process.stderr.write(`eval: skipped ${source.skipped.count} invalid records in ${source.source}\n`);
-      const settings = {
-        maxNewTokens: Number(options.maxNewTokens),
-        temperature: Number(options.temperature),
-        seed: Number(options.seed),
-        ...(options.exitOffset !== undefined ? { exitOffset: Number(options.exitOffset) } : {}),
-      };
+      await startBackend(command);
+      const loaded = await loadModelFolder(options.model);
+      const tokenizer = requireTokenizer(loaded, "eval");
       const rows: { label: string; result: EvaluationResult }[] = [];
       if (!options.adapter || options.compareBase) {
         rows.push({ label: "base", result: await evaluateModel(loaded.model, null, tokenizer, examples, { ...settings, label: "evaluate base" }) });

@@ -12,7 +12,8 @@ import { DEFAULT_FRACTIONS, measureExternalisation, writeReport, type Externalis
 import { currentBackend } from "@eecot/tensor-core";
 import { bundledModelDir } from "../bundled.js";
 import { externalisationProblem, modelAnswerer, openContinuationStore, readTaskAnswer } from "../externalisation-model.js";
-import { positiveIntegerFlag } from "../flags.js";
+import { integerFlag, positiveIntegerFlag } from "../flags.js";
+import { makeOutputFolder } from "../run-folder.js";
 import { createProgress, type Progress } from "../progress.js";
 import { FRESH_HEADS_HELP, loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { buildRunReport, REPORT_DATA_FILE } from "./report.js";
@@ -117,19 +118,19 @@ export function registerExternalisation(program: Command): void {
       if (!["sample", "threshold"].includes(options.exits)) throw new Error(`--exits must be "sample" or "threshold", got ${JSON.stringify(options.exits)}`);
       const quick = options.quick ?? false;
       const settings = {
-        seed: Number(options.seed),
+        seed: integerFlag(options.seed, "--seed"),
         batchSize: positiveIntegerFlag(options.batchSize, "--batch-size"),
         maxNewTokens: positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens"),
         answerTokens: positiveIntegerFlag(options.answerTokens, "--answer-tokens"),
         corruptionsPerProblem: quick ? 2 : positiveIntegerFlag(options.corruptions, "--corruptions"),
         fractions: options.fractions !== undefined ? parseFractions(options.fractions) : quick ? [0, 0.5, 1] : [...DEFAULT_FRACTIONS],
       };
-      if (!Number.isFinite(settings.seed)) throw new Error(`--seed must be a number, got ${JSON.stringify(options.seed)}`);
       if (options.intoRun !== undefined && !existsSync(join(options.intoRun, REPORT_DATA_FILE))) throw new Error(`--into-run: ${join(options.intoRun, REPORT_DATA_FILE)} not found (pass a run folder written by eecot demo)`);
       const dataSpec = options.data ?? (quick ? QUICK_DATA : DEFAULT_EXTERNALISATION_DATA);
       const problems = loadDataSpec(dataSpec).examples.map(externalisationProblem);
       const out = options.out ?? join("runs", `externalisation-${new Date().toISOString().replace(/[:.]/g, "-")}`);
 
+      await makeOutputFolder(out);
       await startBackend(command);
       const modelDir = options.model ?? bundledModelDir();
       const loaded = await loadModelFolder(modelDir);

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { assertFitsContext, generateTokens } from "@eecot/transformer";
 import { EarlyExitModel, loadEarlyExitAdapters, accountCompute, tracesOfGeneration } from "@eecot/early-exit";
 import { FRESH_HEADS_HELP, loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
-import { numberFlag } from "../flags.js";
+import { choiceFlag, integerFlag, numberFlag, optionalFlag, positiveIntegerFlag } from "../flags.js";
 import { bundledModelDir } from "../bundled.js";
 
 /** Said when exits are on without --adapter: fresh heads start with an exit probability below the gate. */
@@ -52,47 +52,51 @@ export function registerGenerate(program: Command): void {
     .action(async (options: GenerateOptions, command: Command) => {
       options.model ??= bundledModelDir();
       if (!options.prompt === !options.ids) throw new Error("generate needs exactly one of --prompt or --ids");
-      const backend = await startBackend(command);
+      // Flags are checked before the backend starts and the model loads.
+      const maxNewTokens = positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens");
+      const temperature = numberFlag(options.temperature, "--temperature", { min: 0 });
+      const topP = numberFlag(options.topP, "--top-p", { above: 0, max: 1 });
+      const seed = integerFlag(options.seed, "--seed");
+      const mode = choiceFlag(options.exits ?? (options.adapter !== undefined ? "sample" : "none"), "--exits", ["sample", "threshold", "none"] as const);
+      const threshold = numberFlag(options.threshold ?? "0.5", "--threshold", { above: 0, below: 1 });
+      const exitOffset = optionalFlag(options.exitOffset, (value) => numberFlag(value, "--exit-offset"));
+      const minExitProb = optionalFlag(options.minExitProb, (value) => numberFlag(value, "--min-exit-prob", { min: 0, max: 1 }));
       // The memory check's workload: this prompt (a byte-level BPE token is at least one UTF-8
       // byte; 64 more for the chat template) plus the new tokens, one row.
       const promptBound = options.ids ? parseIds(options.ids).length : Buffer.byteLength(options.prompt!, "utf8") + (options.raw ? 0 : 64);
-      const newTokensBound = Math.max(0, Math.floor(Number(options.maxNewTokens)) || 0);
-      const loaded = await loadModelFolder(options.model, { batchSize: 1, sequenceLength: promptBound + newTokensBound, positionsPerCall: promptBound, trainableParameters: 0 });
+      const backend = await startBackend(command);
+      const loaded = await loadModelFolder(options.model, { batchSize: 1, sequenceLength: promptBound + maxNewTokens, positionsPerCall: promptBound, trainableParameters: 0 });
       const { config, params } = loaded.model;
       const tokenizer = options.prompt ? requireTokenizer(loaded, "--prompt") : loaded.tokenizer;
       let promptIds: number[];
       if (options.ids) promptIds = parseIds(options.ids);
-      else if (options.raw || !tokenizer!.hasChatTemplate) promptIds = tokenizer!.encode(options.prompt!);
+      else if (options.raw) promptIds = tokenizer!.encode(options.prompt!);
+      else if (!tokenizer!.hasChatTemplate) throw new Error(`--prompt: ${tokenizer!.source} has no chat template (tokenizer_config.json "chat_template" or chat_template.jinja); pass --raw to send the prompt as plain text`);
       else promptIds = tokenizer!.encode(tokenizer!.applyChatTemplate([{ role: "user", content: options.prompt! }], { addGenerationPrompt: true }));
       validateVocabulary(promptIds, config.vocabSize);
-      const maxNewTokens = numberFlag(options.maxNewTokens, "--max-new-tokens");
       assertFitsContext(config, promptIds.length, maxNewTokens, "--max-new-tokens");
-      const temperature = numberFlag(options.temperature, "--temperature");
-      const seed = numberFlag(options.seed, "--seed");
       const stopTokenIds = tokenizer?.eosTokenIds ?? config.eosTokenIds;
       const padTokenId = tokenizer?.padTokenId ?? 0;
-      const earlyExit = options.adapter !== undefined || (options.exits !== undefined && options.exits !== "none");
+      const earlyExit = options.adapter !== undefined || mode !== "none";
       const started = performance.now();
       let tokens: number[];
       let exitLayers: number[] | null = null;
       let finished: boolean;
       let compute: ReturnType<typeof accountCompute> | null = null;
       if (earlyExit) {
-        const mode = (options.exits ?? "sample") as "sample" | "threshold" | "none";
-        if (!["sample", "threshold", "none"].includes(mode)) throw new Error(`--exits must be sample, threshold or none, got "${options.exits}"`);
         if (!options.adapter) process.stderr.write(`generate: ${UNTRAINED_HEADS_NOTE}\n`);
         const model = options.adapter ? await loadEarlyExitAdapters(options.adapter, loaded.model, { allowMissingHeads: options.freshHeads === true }) : EarlyExitModel.create(loaded.model);
         const result = await model.generate([promptIds], {
           maxNewTokens,
           temperature,
-          topP: numberFlag(options.topP, "--top-p"),
+          topP,
           seed,
           stopTokenIds,
           padTokenId,
           mode,
-          threshold: numberFlag(options.threshold ?? "0.5", "--threshold"),
-          ...(options.exitOffset !== undefined ? { exitOffset: numberFlag(options.exitOffset, "--exit-offset") } : {}),
-          ...(options.minExitProb !== undefined ? { minExitProb: numberFlag(options.minExitProb, "--min-exit-prob") } : {}),
+          threshold,
+          ...(exitOffset !== undefined ? { exitOffset } : {}),
+          ...(minExitProb !== undefined ? { minExitProb } : {}),
         });
         const sequence = result.sequences[0]!;
         tokens = sequence.tokens;
@@ -101,7 +105,7 @@ export function registerGenerate(program: Command): void {
         compute = accountCompute(config, tracesOfGeneration(result));
         model.dispose();
       } else {
-        const result = await generateTokens(params, config, [promptIds], { maxNewTokens, temperature, topP: numberFlag(options.topP, "--top-p"), seed, stopTokenIds, padTokenId });
+        const result = await generateTokens(params, config, [promptIds], { maxNewTokens, temperature, topP, seed, stopTokenIds, padTokenId });
         tokens = result.tokens[0]!;
         finished = result.finished[0]!;
       }

@@ -5,6 +5,7 @@ import { tf } from "@eecot/tensor-core";
 import { qwenForward, unembed } from "@eecot/transformer";
 import { loadModelFolder, parseIds, requireTokenizer, startBackend, validateVocabulary } from "../setup.js";
 import { bundledModelDir } from "../bundled.js";
+import { positiveIntegerFlag } from "../flags.js";
 
 interface LensOptions {
   model?: string;
@@ -49,12 +50,14 @@ export function registerLens(program: Command): void {
     .action(async (options: LensOptions, command: Command) => {
       options.model ??= bundledModelDir();
       if (!options.text === !options.ids) throw new Error("lens needs exactly one of --text or --ids");
+      // Flags are checked before the backend starts and the model loads.
+      const k = positiveIntegerFlag(options.top, "--top");
+      const givenIds = options.ids ? parseIds(options.ids) : null;
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const { config, params } = loaded.model;
-      const ids = options.ids ? parseIds(options.ids) : requireTokenizer(loaded, "--text").encode(options.text!);
+      const ids = givenIds ?? requireTokenizer(loaded, "--text").encode(options.text!);
       validateVocabulary(ids, config.vocabSize);
-      const k = Math.max(1, Number.parseInt(options.top, 10) || 5);
       const T = ids.length;
       const out = qwenForward(params, config, [ids], { outputHiddenStates: true, lastPositionOnly: true });
       const finalLogits = Array.from(await out.logits!.data());

@@ -74,7 +74,7 @@ export function registerMakeCheckpoint(program: Command): void {
         out: options.out,
         dtype: options.dtype as "bf16" | "f32",
         seed: nonNegativeIntegerFlag(options.seed, "--seed"),
-        shardGigabytes: numberFlag(options.shardSizeGb, "--shard-size-gb"),
+        shardGigabytes: numberFlag(options.shardSizeGb, "--shard-size-gb", { above: 0 }),
         tiny: options.tiny,
       });
       if (options.json) {

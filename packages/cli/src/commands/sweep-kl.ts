@@ -12,6 +12,7 @@ import { createProgress, klSweepProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { examplePromptIds, parseLayerList } from "./calibrate.js";
 import { bundledModelDir } from "../bundled.js";
+import { integerFlag, positiveIntegerFlag } from "../flags.js";
 
 interface SweepKlOptions {
   model?: string;
@@ -40,15 +41,20 @@ export function registerSweepKl(program: Command): void {
     .option("--json", "print one JSON document on stdout")
     .action(async (options: SweepKlOptions, command: Command) => {
       options.model ??= bundledModelDir();
+      // Flags and data are checked before the backend starts and the model loads.
+      const factors = options.factors.split(",").map((s) => Number(s.trim()));
+      if (factors.length === 0 || factors.some((f) => !Number.isFinite(f) || f <= 0)) throw new Error(`--factors must be comma-separated numbers > 0, got "${options.factors}"`);
+      const maxNewTokens = positiveIntegerFlag(options.maxNewTokens, "--max-new-tokens");
+      const batchSize = positiveIntegerFlag(options.batchSize, "--batch-size");
+      const seed = integerFlag(options.seed, "--seed");
+      const requestedExitLayers = options.exitLayers ? parseLayerList(options.exitLayers, "--exit-layers") : undefined;
+      const { examples } = loadDataSpec(options.data);
+      if (examples.length === 0) throw new Error(`--data ${options.data} produced no examples`);
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "sweep-kl");
       const base = loaded.model;
-      const factors = options.factors.split(",").map((s) => Number(s.trim()));
-      if (factors.length === 0 || factors.some((f) => !Number.isFinite(f) || f <= 0)) throw new Error(`--factors must be comma-separated numbers > 0, got "${options.factors}"`);
-      const exitLayers = resolveEarlyExitConfig(base.config, options.exitLayers ? { exitLayers: parseLayerList(options.exitLayers, "--exit-layers") } : {}).exitLayers;
-      const { examples } = loadDataSpec(options.data);
-      if (examples.length === 0) throw new Error(`--data ${options.data} produced no examples`);
+      const exitLayers = resolveEarlyExitConfig(base.config, requestedExitLayers ? { exitLayers: requestedExitLayers } : {}).exitLayers;
       const judge = judgeConfigFromEnv();
       const settingsCount = factors.length + 1;
       const progress = createProgress("sweep-kl", settingsCount * examples.length, { unit: "prompts" });
@@ -59,11 +65,11 @@ export function registerSweepKl(program: Command): void {
         examples.map((e) => ({ promptTokens: examplePromptIds(tokenizer, e), question: e.prompt })),
         {
           factors,
-          maxNewTokens: Number(options.maxNewTokens),
+          maxNewTokens,
           stopTokenIds: tokenizer.eosTokenIds,
           padTokenId: tokenizer.padTokenId ?? 0,
-          batchSize: Number(options.batchSize),
-          seed: Number(options.seed),
+          batchSize,
+          seed,
           decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
           judge,
           onProgress: klSweepProgress(progress),
@@ -77,7 +83,7 @@ export function registerSweepKl(program: Command): void {
         backend: backend.name,
         numLayers: result.numLayers,
         exitLayers: result.exitLayers,
-        maxNewTokens: Number(options.maxNewTokens),
+        maxNewTokens,
         judge: judge ? { enabled: true, model: judge.model } : { enabled: false },
         seconds,
         klSweep: { promptCount: result.promptCount, rows: result.rows },

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { loadQwenModel, paramTensors } from "@eecot/transformer";
 import { startBackend } from "../setup.js";
+import { integerFlag, optionalFlag, positiveIntegerFlag } from "../flags.js";
 import { evaluateGreedy, summarise } from "../evaluation.js";
 import { DEFAULT_TINY_TRAINING_CONFIG, encodeExample, exportTinyModel, trainTinyReasoner, type TinyTrainingConfig } from "../tiny/train.js";
 import { depthProfile, type DepthProfile } from "../tiny/depth.js";
@@ -129,20 +130,22 @@ export function registerTrainTiny(program: Command): void {
     .option("--more-steps <n>", "with --resume: train n more steps with a fresh warm-up + cosine schedule (warm restart)")
     .option("--quick", "a tiny smoke run (minutes) that exercises every phase")
     .action(async (options: TrainTinyOptions, command: Command) => {
-      const backend = await startBackend(command);
-      const seed = Number(options.seed);
+      // Flags are checked before the backend starts.
+      const seed = integerFlag(options.seed, "--seed");
       const base = DEFAULT_TINY_TRAINING_CONFIG;
+      const steps = positiveIntegerFlag(options.steps, "--steps");
+      const moreSteps = optionalFlag(options.moreSteps, (value) => positiveIntegerFlag(value, "--more-steps"));
+      if (moreSteps !== undefined && !options.resume) throw new Error("--more-steps continues a run: pass --resume too");
+      const backend = await startBackend(command);
       const config: TinyTrainingConfig = options.quick
-        ? { ...base, data: { gsmTrain: 400, tomTrain: 400, heldOut: 16, seed }, steps: Number(options.steps === String(base.steps) ? 20 : options.steps), evalEvery: 10, checkpointEvery: 10, warmupSteps: 5, seed }
-        : { ...base, data: { ...base.data, seed }, steps: Number(options.steps), seed };
+        ? { ...base, data: { gsmTrain: 400, tomTrain: 400, heldOut: 16, seed }, steps: options.steps === String(base.steps) ? 20 : steps, evalEvery: 10, checkpointEvery: 10, warmupSteps: 5, seed }
+        : { ...base, data: { ...base.data, seed }, steps, seed };
       const stop = { requested: false };
       const onSignal = () => {
         stop.requested = true;
         process.stderr.write("\ntrain-tiny: stopping after this step (checkpoint will be saved)\n");
       };
       process.once("SIGINT", onSignal);
-      const moreSteps = options.moreSteps === undefined ? undefined : Number(options.moreSteps);
-      if (moreSteps !== undefined && !options.resume) throw new Error("--more-steps continues a run: pass --resume too");
       const result = await trainTinyReasoner(config, options.work, { resume: options.resume, moreSteps, shouldStop: () => stop.requested });
       process.off("SIGINT", onSignal);
       const parameters = paramTensors(result.trainer.params).filter((t) => t !== result.trainer.params.lmHeadT).reduce((a, t) => a + t.size, 0);

@@ -3,10 +3,10 @@
 // `expected_answer` and one of `infilled_story` / `story_structure` are required; the other
 // columns are read when present. Unknown columns are ignored.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { parseCsv } from "../csv.js";
-import { DatasetFormatError, MAX_REPORTED_ERRORS, type SkippedRecords } from "../errors.js";
+import { DatasetFormatError, MAX_REPORTED_ERRORS, readDataFile, type SkippedRecords } from "../errors.js";
 
 /** One row of the ExploreToM CSV. Optional columns that are absent or empty read as null. */
 export interface ExploreTomRecord {
@@ -149,5 +149,5 @@ export function loadExploreTomCsv(path: string, options: CsvLoadOptions = {}): E
   if (!existsSync(path)) {
     throw new Error(`ExploreToM file not found: ${path}. Export the facebook/ExploreToM data set to CSV and pass its local path.`);
   }
-  return parseExploreTomCsv(readFileSync(path, "utf8"), path, options);
+  return parseExploreTomCsv(readDataFile(path, "ExploreToM file"), path, options);
 }
