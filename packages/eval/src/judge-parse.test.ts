@@ -22,9 +22,23 @@ describe("parseJudgeReply", () => {
     expect(parseJudgeReply(reply)).toMatchObject({ coherence: 7, completeness: 6, clarity: 8, repetitionAvoidance: 9 });
   });
 
-  it("merges partial JSON with line scores, and clamps to 0..10", () => {
-    const reply = '{"coherence": 12, "completeness": -3}\nclarity: 5\nrepetition: 10';
+  it("merges partial JSON with line scores", () => {
+    const reply = '{"coherence": 10, "completeness": 0}\nclarity: 5\nrepetition: 10';
     expect(parseJudgeReply(reply)).toEqual({ coherence: 10, completeness: 0, clarity: 5, repetitionAvoidance: 10, overall: 6.25 });
+  });
+
+  it("refuses scores outside 0..10, naming the field and the value (never clamped into the means)", () => {
+    const reply = (coherence: string) => `{"coherence": ${coherence}, "completeness": 5, "clarity": 5, "repetition_avoidance": 5}`;
+    expect(() => parseJudgeReply(reply("42"))).toThrow(JudgeParseError);
+    expect(() => parseJudgeReply(reply("42"))).toThrow(`judge reply gives coherence = 42, outside the 0–10 scale; reply began: ${JSON.stringify(reply("42"))}`);
+    expect(() => parseJudgeReply(reply("-5"))).toThrow("judge reply gives coherence = -5, outside the 0–10 scale");
+    expect(() => parseJudgeReply(reply("1e9"))).toThrow("judge reply gives coherence = 1000000000, outside the 0–10 scale");
+    expect(() => parseJudgeReply(reply('"11/10"'))).toThrow("judge reply gives coherence = 11, outside the 0–10 scale");
+    expect(() => parseJudgeReply("Coherence: 12/10\nCompleteness: 5\nClarity: 5\nRepetition avoidance: 5")).toThrow("judge reply gives coherence = 12, outside the 0–10 scale");
+    // The ends of the scale and other scales mapped onto it are fine.
+    expect(parseJudgeReply(reply("0")).coherence).toBe(0);
+    expect(parseJudgeReply(reply("10")).coherence).toBe(10);
+    expect(parseJudgeReply(reply('"100/100"')).coherence).toBe(10);
   });
 
   it("names the missing fields", () => {

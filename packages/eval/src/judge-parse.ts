@@ -5,8 +5,10 @@
 //   2. every balanced {...} object in the text (handles prose before/after the JSON),
 //   3. "Coherence: 7/10"-style lines, merged over whatever JSON gave.
 // Keys are matched loosely (repetition_avoidance, "Repetition avoidance", repetitionAvoidance);
-// values may be numbers, "7", "7/10", "7 out of 10", "70/100" or { score: 7 }. Scores are
-// clamped to 0..10. A field still missing after all three is an error naming it.
+// values may be numbers, "7", "7/10", "7 out of 10", "70/100" or { score: 7 }. A score outside
+// 0..10 (42, -5, 1e9, "11/10") is an error naming the field and the value, not clamped: such a
+// judge did not follow the scale, and a clamped 10 would enter the means as a real score. A field
+// still missing after all three is an error naming it.
 
 /** The four scored dimensions, in prompt order. */
 export const JUDGE_DIMENSIONS = ["coherence", "completeness", "clarity", "repetitionAvoidance"] as const;
@@ -64,8 +66,6 @@ function scoreOf(value: unknown): number | null {
   }
   return null;
 }
-
-const clamp = (x: number): number => Math.min(10, Math.max(0, x));
 
 /** Collect scores from a parsed JSON value (looks one level into nested objects such as { scores: {...} }). */
 function scoresFromJson(value: unknown, depth = 0): PartialScores {
@@ -148,17 +148,20 @@ function scoresFromLines(text: string): PartialScores {
   return found;
 }
 
-function complete(scores: PartialScores): JudgeScores | null {
+/** A short quote of a reply for error messages. */
+function previewOf(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
+/** All four scores, or null while one is missing; a score outside 0..10 is a JudgeParseError. */
+function complete(scores: PartialScores, text: string): JudgeScores | null {
   const { coherence, completeness, clarity, repetitionAvoidance } = scores;
   if (coherence === undefined || completeness === undefined || clarity === undefined || repetitionAvoidance === undefined) return null;
-  const clamped = [coherence, completeness, clarity, repetitionAvoidance].map(clamp) as [number, number, number, number];
-  return {
-    coherence: clamped[0],
-    completeness: clamped[1],
-    clarity: clamped[2],
-    repetitionAvoidance: clamped[3],
-    overall: (clamped[0] + clamped[1] + clamped[2] + clamped[3]) / 4,
-  };
+  for (const dimension of JUDGE_DIMENSIONS) {
+    const score = scores[dimension]!;
+    if (!(score >= 0 && score <= 10)) throw new JudgeParseError(`judge reply gives ${dimension} = ${score}, outside the 0–10 scale; reply began: ${previewOf(text)}`);
+  }
+  return { coherence, completeness, clarity, repetitionAvoidance, overall: (coherence + completeness + clarity + repetitionAvoidance) / 4 };
 }
 
 /** Parse a judge reply into scores; throws {@link JudgeParseError} naming missing fields. */
@@ -166,14 +169,13 @@ export function parseJudgeReply(text: string): JudgeScores {
   const merged: PartialScores = {};
   for (const candidate of jsonCandidates(text)) {
     const scores = scoresFromJson(candidate);
-    const full = complete(scores);
+    const full = complete(scores, text);
     if (full) return full;
     for (const [d, s] of Object.entries(scores) as [JudgeDimension, number][]) merged[d] ??= s;
   }
   for (const [d, s] of Object.entries(scoresFromLines(text)) as [JudgeDimension, number][]) merged[d] ??= s;
-  const full = complete(merged);
+  const full = complete(merged, text);
   if (full) return full;
   const missing = JUDGE_DIMENSIONS.filter((d) => merged[d] === undefined);
-  const preview = text.length > 120 ? `${text.slice(0, 120)}…` : text;
-  throw new JudgeParseError(`judge reply has no score for ${missing.join(", ")}; reply began: ${JSON.stringify(preview)}`);
+  throw new JudgeParseError(`judge reply has no score for ${missing.join(", ")}; reply began: ${previewOf(text)}`);
 }

@@ -86,6 +86,13 @@ describe("judgeResponse against a local server", () => {
     );
   });
 
+  it("retries a reply with a score outside 0..10, then fails naming the field and value", async () => {
+    queue.push(chat('{"coherence": 42, "completeness": 7, "clarity": 6, "repetition_avoidance": 9}'), chat(GOOD));
+    expect((await judgeResponse(config({ maxRetries: 1 }), request)).attempts).toBe(2);
+    queue.push(chat('{"coherence": 8, "completeness": -5, "clarity": 6, "repetition_avoidance": 9}'));
+    await expect(judgeResponse(config({ maxRetries: 0 }), request)).rejects.toThrow(/giving up after 1 attempt\(s\): judge reply gives completeness = -5, outside the 0–10 scale/);
+  });
+
   it("does not retry client errors, and rejects non-JSON bodies", async () => {
     queue.push(status(401, "bad key"));
     await expect(judgeResponse(config(), request)).rejects.toThrow(/HTTP 401: bad key/);
@@ -115,5 +122,15 @@ describe("judge config", () => {
     expect(() => judgeConfigFromEnv({ EECOT_JUDGE_MODEL: "m" })).toThrow(/EECOT_JUDGE_URL is not/);
     expect(() => resolveJudgeConfig({ baseUrl: "ftp://x", model: "m" })).toThrow(/not an http\(s\) URL/);
     expect(() => resolveJudgeConfig({ baseUrl: "http://x", model: "m", maxRetries: -1 })).toThrow(/maxRetries/);
+  });
+
+  it("reads the timeout and retries from env; flags (overrides) win; bad values name the variable", () => {
+    const env = { EECOT_JUDGE_URL: "http://x/v1", EECOT_JUDGE_MODEL: "m", EECOT_JUDGE_TIMEOUT_MS: "2500", EECOT_JUDGE_RETRIES: "0" };
+    expect(judgeConfigFromEnv(env)).toMatchObject({ timeoutMs: 2500, maxRetries: 0 });
+    expect(judgeConfigFromEnv(env, { timeoutMs: 100, maxRetries: 5 })).toMatchObject({ timeoutMs: 100, maxRetries: 5 });
+    expect(judgeConfigFromEnv({ EECOT_JUDGE_URL: "http://x/v1", EECOT_JUDGE_MODEL: "m" })).toMatchObject({ timeoutMs: 60_000, maxRetries: 3 });
+    expect(() => judgeConfigFromEnv({ ...env, EECOT_JUDGE_TIMEOUT_MS: "soon" })).toThrow('judge config: EECOT_JUDGE_TIMEOUT_MS must be a number > 0, got "soon"');
+    expect(() => judgeConfigFromEnv({ ...env, EECOT_JUDGE_TIMEOUT_MS: "0" })).toThrow('judge config: EECOT_JUDGE_TIMEOUT_MS must be a number > 0, got "0"');
+    expect(() => judgeConfigFromEnv({ ...env, EECOT_JUDGE_RETRIES: "1.5" })).toThrow('judge config: EECOT_JUDGE_RETRIES must be an integer ≥ 0, got "1.5"');
   });
 });

@@ -4,7 +4,7 @@
 // parseJudgeReply. Network errors, timeouts, HTTP 408/429/5xx and unparseable replies are
 // retried with exponential backoff (initialBackoffMs · 2^attempt, capped); other HTTP errors
 // fail at once. Configure from options or env: EECOT_JUDGE_URL, EECOT_JUDGE_MODEL,
-// EECOT_JUDGE_API_KEY.
+// EECOT_JUDGE_API_KEY, EECOT_JUDGE_TIMEOUT_MS, EECOT_JUDGE_RETRIES.
 
 import { JudgeParseError, parseJudgeReply, type JudgeScores } from "./judge-parse.js";
 
@@ -59,9 +59,22 @@ export function resolveJudgeConfig(options: Partial<JudgeConfig> & Pick<JudgeCon
   return config;
 }
 
+/** A number from an environment variable, or an error naming it; undefined when unset or empty. */
+function envNumber(env: Readonly<Record<string, string | undefined>>, name: string, integer: boolean, minimum: number): number | undefined {
+  const text = env[name]?.trim();
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < minimum || (integer && !Number.isInteger(value)) || (minimum === 0 && !integer && value === 0)) {
+    throw new Error(`judge config: ${name} must be ${integer ? `an integer ≥ ${minimum}` : "a number > 0"}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 /**
- * Judge config from EECOT_JUDGE_URL, EECOT_JUDGE_MODEL and optional EECOT_JUDGE_API_KEY;
- * null when neither URL nor model is set (judge off). Setting only one of them is an error.
+ * Judge config from EECOT_JUDGE_URL, EECOT_JUDGE_MODEL and the optional EECOT_JUDGE_API_KEY,
+ * EECOT_JUDGE_TIMEOUT_MS (per attempt, default 60 000) and EECOT_JUDGE_RETRIES (default 3);
+ * `overrides` (command-line flags) win over the environment. Null when neither URL nor model
+ * is set (judge off). Setting only one of them is an error.
  */
 export function judgeConfigFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -73,7 +86,16 @@ export function judgeConfigFromEnv(
   if (baseUrl === undefined) throw new Error("judge config: EECOT_JUDGE_MODEL is set but EECOT_JUDGE_URL is not");
   if (model === undefined) throw new Error("judge config: EECOT_JUDGE_URL is set but EECOT_JUDGE_MODEL is not");
   const apiKey = env.EECOT_JUDGE_API_KEY?.trim() || undefined;
-  return resolveJudgeConfig({ ...overrides, baseUrl, model, ...(apiKey ? { apiKey } : {}) });
+  const timeoutMs = envNumber(env, "EECOT_JUDGE_TIMEOUT_MS", false, 0);
+  const maxRetries = envNumber(env, "EECOT_JUDGE_RETRIES", true, 0);
+  return resolveJudgeConfig({
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(maxRetries !== undefined ? { maxRetries } : {}),
+    ...overrides,
+    baseUrl,
+    model,
+    ...(apiKey ? { apiKey } : {}),
+  });
 }
 
 /** A chat message. */
