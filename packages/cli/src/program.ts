@@ -13,6 +13,7 @@ import { registerSweepKl } from "./commands/sweep-kl.js";
 import { registerExternalisation } from "./commands/externalisation.js";
 import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 import { registerPlayground } from "./commands/playground.js";
+import { registerJudge } from "./judge-run.js";
 import { heldRunLocks, releaseRunLocks } from "./run-lock.js";
 
 /** This package's version (package.json sits one folder above both src/ and dist/). */
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerExternalisation(program);
   registerMakeCheckpoint(program);
   registerPlayground(program);
+  registerJudge(program);
   return program;
 }
 

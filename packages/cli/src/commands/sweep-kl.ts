@@ -13,6 +13,7 @@ import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { examplePromptIds, parseLayerList } from "./calibrate.js";
 import { bundledModelDir } from "../bundled.js";
 import { integerFlag, positiveIntegerFlag } from "../flags.js";
+import { JUDGE_RETRIES_HELP, JUDGE_TIMEOUT_HELP, judgeOverridesFromFlags } from "../judge-run.js";
 
 interface SweepKlOptions {
   model?: string;
@@ -24,6 +25,8 @@ interface SweepKlOptions {
   seed: string;
   out?: string;
   json?: boolean;
+  judgeTimeout?: string;
+  judgeRetries?: string;
 }
 
 export function registerSweepKl(program: Command): void {
@@ -39,6 +42,8 @@ export function registerSweepKl(program: Command): void {
     .option("--seed <s>", "seed of the exit draws", "0")
     .option("--out <file>", "write rows, settings and every generated text as JSON")
     .option("--json", "print one JSON document on stdout")
+    .option("--judge-timeout <seconds>", JUDGE_TIMEOUT_HELP)
+    .option("--judge-retries <n>", JUDGE_RETRIES_HELP)
     .action(async (options: SweepKlOptions, command: Command) => {
       options.model ??= bundledModelDir();
       // Flags and data are checked before the backend starts and the model loads.
@@ -50,12 +55,12 @@ export function registerSweepKl(program: Command): void {
       const requestedExitLayers = options.exitLayers ? parseLayerList(options.exitLayers, "--exit-layers") : undefined;
       const { examples } = loadDataSpec(options.data);
       if (examples.length === 0) throw new Error(`--data ${options.data} produced no examples`);
+      const judge = judgeConfigFromEnv(process.env, judgeOverridesFromFlags(options));
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "sweep-kl");
       const base = loaded.model;
       const exitLayers = resolveEarlyExitConfig(base.config, requestedExitLayers ? { exitLayers: requestedExitLayers } : {}).exitLayers;
-      const judge = judgeConfigFromEnv();
       const settingsCount = factors.length + 1;
       const progress = createProgress("sweep-kl", settingsCount * examples.length, { unit: "prompts" });
       const started = performance.now();
