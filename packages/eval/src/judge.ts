@@ -59,14 +59,13 @@ export function resolveJudgeConfig(options: Partial<JudgeConfig> & Pick<JudgeCon
   return config;
 }
 
-/** A number from an environment variable, or an error naming it; undefined when unset or empty. */
-function envNumber(env: Readonly<Record<string, string | undefined>>, name: string, integer: boolean, minimum: number): number | undefined {
+/** A millisecond count (> 0) or retry count (integer ≥ 0) from an environment variable; undefined when unset or empty. */
+function envNumber(env: Readonly<Record<string, string | undefined>>, name: string, kind: "positive" | "count"): number | undefined {
   const text = env[name]?.trim();
   if (text === undefined || text === "") return undefined;
   const value = Number(text);
-  if (!Number.isFinite(value) || value < minimum || (integer && !Number.isInteger(value)) || (minimum === 0 && !integer && value === 0)) {
-    throw new Error(`judge config: ${name} must be ${integer ? `an integer ≥ ${minimum}` : "a number > 0"}, got ${JSON.stringify(text)}`);
-  }
+  const valid = kind === "positive" ? Number.isFinite(value) && value > 0 : Number.isSafeInteger(value) && value >= 0;
+  if (!valid) throw new Error(`judge config: ${name} must be ${kind === "positive" ? "a number > 0" : "an integer ≥ 0"}, got ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -86,8 +85,8 @@ export function judgeConfigFromEnv(
   if (baseUrl === undefined) throw new Error("judge config: EECOT_JUDGE_MODEL is set but EECOT_JUDGE_URL is not");
   if (model === undefined) throw new Error("judge config: EECOT_JUDGE_URL is set but EECOT_JUDGE_MODEL is not");
   const apiKey = env.EECOT_JUDGE_API_KEY?.trim() || undefined;
-  const timeoutMs = envNumber(env, "EECOT_JUDGE_TIMEOUT_MS", false, 0);
-  const maxRetries = envNumber(env, "EECOT_JUDGE_RETRIES", true, 0);
+  const timeoutMs = envNumber(env, "EECOT_JUDGE_TIMEOUT_MS", "positive");
+  const maxRetries = envNumber(env, "EECOT_JUDGE_RETRIES", "count");
   return resolveJudgeConfig({
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(maxRetries !== undefined ? { maxRetries } : {}),
