@@ -3,6 +3,7 @@
 // and adapter files copied in, so the folder is self-contained (any static server, no network).
 // Also a small static server for it on 127.0.0.1.
 import { existsSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { basename, dirname, extname, join, resolve, sep } from "node:path";
@@ -106,6 +107,17 @@ export async function writePlayground(options: PlaygroundOptions): Promise<Playg
   try {
     const modelBytes = await copyFolder(options.model, join(staging, "model"), "--model", ["config.json", "tokenizer.json", "tokenizer_config.json"]);
     const adapterBytes = options.adapter ? await copyFolder(options.adapter, join(staging, "adapter"), "--adapter", ["adapter_config.json"]) : 0;
+    const alias = browserAliases(pageDir);
+    // tfjs-backend-webgpu is an optional peer of tensor-core: without it the page runs on wasm
+    // (the import is left out of the bundle and fails in the page, which then falls back).
+    const hasWebgpu = (() => {
+      try {
+        createRequire(alias["@eecot/tensor-core"]!).resolve("@tensorflow/tfjs-backend-webgpu");
+        return true;
+      } catch {
+        return false;
+      }
+    })();
     const result = await build({
       entryPoints: { playground: join(pageDir, "page.ts") },
       bundle: true,
@@ -116,7 +128,8 @@ export async function writePlayground(options: PlaygroundOptions): Promise<Playg
       minify: true,
       outdir: staging,
       chunkNames: "chunks/[name]-[hash]",
-      alias: browserAliases(pageDir),
+      alias,
+      external: hasWebgpu ? [] : ["@tensorflow/tfjs-backend-webgpu"],
       metafile: true,
       logLevel: "silent",
     });
