@@ -224,25 +224,15 @@ export function parseSafetensorsPrefix(prefix: Uint8Array, fileSize: number, pat
   return Number(headerLength);
 }
 
-/** A safetensors file held in memory (fetched or picked in a browser): same reads as SafetensorsFile. */
-export class SafetensorsBytes {
-  private constructor(
-    /** Where the bytes came from (URL or file name), as named in error messages. */
+/** A parsed, validated header: what SafetensorsFile (Node, byte ranges) and SafetensorsBytes (in memory) share. */
+export class SafetensorsHeader {
+  protected constructor(
+    /** Where the file came from (path, URL or picked file name), as named in error messages. */
     readonly path: string,
     /** The `__metadata__` block ({} when absent). */
     readonly metadata: Readonly<Record<string, string>>,
-    private readonly entries: ReadonlyMap<string, HeaderEntry>,
-    private readonly bytes: Uint8Array,
+    protected readonly entries: ReadonlyMap<string, HeaderEntry>,
   ) {}
-
-  /** Parses and validates the header of `bytes`; `path` names them in errors. */
-  static parse(bytes: Uint8Array, path: string): SafetensorsBytes {
-    assertLittleEndianHost();
-    if (bytes.length < 8) throw new SafetensorsError(path, `not a safetensors file: ${path} has ${bytes.length} bytes, fewer than the 8-byte header length`);
-    const headerLength = parseSafetensorsPrefix(bytes.subarray(0, 8), bytes.length, path);
-    const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + headerLength), 8 + headerLength, bytes.length, path);
-    return new SafetensorsBytes(path, metadata, entries, bytes);
-  }
 
   /** Tensor names in header order. */
   get tensorNames(): string[] {
@@ -260,6 +250,29 @@ export class SafetensorsBytes {
     return { dtype, shape };
   }
 
+  /** The header entry of tensor `name`, or a SafetensorsError naming the file. */
+  protected entry(name: string): HeaderEntry {
+    const entry = this.entries.get(name);
+    if (!entry) throw new SafetensorsError(this.path, `tensor ${name} not found in ${this.path}`);
+    return entry;
+  }
+}
+
+/** A safetensors file held in memory (fetched or picked in a browser): same reads as SafetensorsFile. */
+export class SafetensorsBytes extends SafetensorsHeader {
+  private constructor(path: string, metadata: Readonly<Record<string, string>>, entries: ReadonlyMap<string, HeaderEntry>, private readonly bytes: Uint8Array) {
+    super(path, metadata, entries);
+  }
+
+  /** Parses and validates the header of `bytes`; `path` names them in errors. */
+  static parse(bytes: Uint8Array, path: string): SafetensorsBytes {
+    assertLittleEndianHost();
+    if (bytes.length < 8) throw new SafetensorsError(path, `not a safetensors file: ${path} has ${bytes.length} bytes, fewer than the 8-byte header length`);
+    const headerLength = parseSafetensorsPrefix(bytes.subarray(0, 8), bytes.length, path);
+    const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + headerLength), 8 + headerLength, bytes.length, path);
+    return new SafetensorsBytes(path, metadata, entries, bytes);
+  }
+
   /** Decoded values of tensor `name` (as SafetensorsFile.read: a float tensor holding NaN or ±Infinity throws NonFiniteTensorError). */
   async read(name: string): Promise<TensorData> {
     const entry = this.entry(name);
@@ -269,12 +282,6 @@ export class SafetensorsBytes {
   /** Decoded values of several tensors, in the given order. */
   async readMany(names: readonly string[]): Promise<TensorData[]> {
     return Promise.all(names.map((name) => this.read(name)));
-  }
-
-  private entry(name: string): HeaderEntry {
-    const entry = this.entries.get(name);
-    if (!entry) throw new SafetensorsError(this.path, `tensor ${name} not found in ${this.path}`);
-    return entry;
   }
 }
 

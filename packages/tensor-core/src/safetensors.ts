@@ -20,12 +20,11 @@ import {
   readAllInto,
   READ_CHUNK_BYTES,
   SafetensorsError,
+  SafetensorsHeader,
   SAFETENSORS_DTYPE_BYTES,
   SINGLE_FILE,
-  type HeaderEntry,
   type LoadedTensor,
   type SafetensorsDtype,
-  type SafetensorsTensorInfo,
   type TensorData,
 } from "./safetensors-format.js";
 import { tf } from "./tf.js";
@@ -55,14 +54,7 @@ async function readRange(handle: FileHandle, position: number, length: number, p
 }
 
 /** An opened safetensors file: header parsed and validated, tensor data read on demand. */
-export class SafetensorsFile {
-  private constructor(
-    /** Path the file was opened from. */
-    readonly path: string,
-    /** The `__metadata__` block ({} when absent). */
-    readonly metadata: Readonly<Record<string, string>>,
-    private readonly entries: ReadonlyMap<string, HeaderEntry>,
-  ) {}
+export class SafetensorsFile extends SafetensorsHeader {
 
   /** Opens `path`, reading and validating only the length prefix and the JSON header. */
   static async open(path: string): Promise<SafetensorsFile> {
@@ -85,22 +77,6 @@ export class SafetensorsFile {
     } finally {
       await handle.close();
     }
-  }
-
-  /** Tensor names in header order. */
-  get tensorNames(): string[] {
-    return [...this.entries.keys()];
-  }
-
-  /** Whether the file holds tensor `name`. */
-  has(name: string): boolean {
-    return this.entries.has(name);
-  }
-
-  /** Dtype and shape of tensor `name`. */
-  info(name: string): SafetensorsTensorInfo {
-    const { dtype, shape } = this.entry(name);
-    return { dtype, shape };
   }
 
   /**
@@ -139,12 +115,6 @@ export class SafetensorsFile {
     } finally {
       await handle.close();
     }
-  }
-
-  private entry(name: string): HeaderEntry {
-    const entry = this.entries.get(name);
-    if (!entry) throw new SafetensorsError(this.path, `tensor ${name} not found in ${this.path}`);
-    return entry;
   }
 }
 
