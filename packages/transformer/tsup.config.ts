@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: ["src/index.ts", "src/browser.ts"], // browser.ts: the part without Node built-ins (@eecot/transformer/browser)
   format: ["esm"],
   dts: true,
   clean: true,

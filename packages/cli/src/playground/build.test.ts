@@ -24,7 +24,7 @@ describe("writePlayground", () => {
     for (const file of ["index.html", "style.css", "playground.js", "playground.json", "wasm/tfjs-backend-wasm-simd.wasm", "model/config.json", "model/model.safetensors", "model/tokenizer.json"]) {
       expect(existsSync(join(site, file)), file).toBe(true);
     }
-    expect(existsSync(join(site, "model", "README.md"))).toBe(false); // only what the page reads
+    for (const other of ["README.md", "package.json", "model.safetensors.sha256"]) expect(existsSync(join(site, "model", other)), other).toBe(false); // only what the page reads
     const manifest = JSON.parse(readFileSync(join(site, "playground.json"), "utf8"));
     expect(manifest).toMatchObject({ model: "model/", adapter: null, defaults: { seed: 7, maxNewTokens: 48 } });
     expect(summary.modelBytes).toBe(readFileSync(join(site, "model", "model.safetensors")).length + ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"].reduce((n, f) => n + readFileSync(join(site, "model", f)).length, 0));

@@ -53,8 +53,17 @@ export interface PlaygroundSummary {
   readonly adapterBytes: number;
 }
 
-/** Files of a model or adapter folder the page reads. */
-const COPIED = /\.(json|safetensors|jinja)$/;
+/** Files of a model or adapter folder the page reads (with every *.safetensors: shards, adapters, heads). */
+const COPIED = new Set([
+  "config.json",
+  "generation_config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "chat_template.jinja",
+  "model.safetensors.index.json",
+  "adapter_config.json",
+  "early_exit_config.json",
+]);
 
 /** The folder holding page.ts, page.html, page.css (src/playground, also from dist/). */
 function pageSourceDir(): string {
@@ -65,15 +74,22 @@ function pageSourceDir(): string {
   return found;
 }
 
-/** `@eecot/<name>` -> that workspace package's src/browser.ts (or index.ts for packages without Node parts). */
-function browserAliases(pageDir: string): Record<string, string> {
-  const cliRoot = resolve(pageDir, "../..");
+/**
+ * `@eecot/<name>` -> that package's browser entry: src/browser.ts in a clone (sources, no build
+ * needed), else the published dist/browser.js (`@eecot/<name>/browser`). policy is types only.
+ */
+function browserAliases(): Record<string, string> {
+  const require = createRequire(import.meta.url);
   const alias: Record<string, string> = {};
-  for (const [name, entry] of [["tensor-core", "browser.ts"], ["transformer", "browser.ts"], ["early-exit", "browser.ts"], ["policy", "index.ts"]] as const) {
-    const linked = join(cliRoot, "node_modules", "@eecot", name);
-    const dir = existsSync(linked) ? realpathSync(linked) : resolve(cliRoot, "..", name);
-    const file = join(dir, "src", entry);
-    if (!existsSync(file)) throw new Error(`@eecot/${name}'s browser entry ${file} was not found (the playground is built from the repository's sources)`);
+  for (const [name, source, built] of [
+    ["tensor-core", "src/browser.ts", "dist/browser.js"],
+    ["transformer", "src/browser.ts", "dist/browser.js"],
+    ["early-exit", "src/browser.ts", "dist/browser.js"],
+    ["policy", "src/index.ts", "dist/index.js"],
+  ] as const) {
+    const dir = dirname(realpathSync(require.resolve(`@eecot/${name}/package.json`)));
+    const file = [join(dir, source), join(dir, built)].find((candidate) => existsSync(candidate));
+    if (!file) throw new Error(`@eecot/${name} has neither ${source} nor ${built} in ${dir} (build it: pnpm build)`);
     alias[`@eecot/${name}`] = file;
   }
   return alias;
@@ -89,7 +105,7 @@ async function copyFolder(from: string, to: string, flag: string, required: read
   for (const name of required) if (!names.includes(name)) throw new Error(`${flag} ${from}: no ${name} in the folder`);
   await mkdir(to, { recursive: true });
   let bytes = 0;
-  for (const name of names.filter((n) => COPIED.test(n))) {
+  for (const name of names.filter((n) => COPIED.has(n) || n.endsWith(".safetensors"))) {
     const info = await stat(join(from, name));
     if (!info.isFile()) continue;
     await copyFile(join(from, name), join(to, name));
@@ -107,7 +123,7 @@ export async function writePlayground(options: PlaygroundOptions): Promise<Playg
   try {
     const modelBytes = await copyFolder(options.model, join(staging, "model"), "--model", ["config.json", "tokenizer.json", "tokenizer_config.json"]);
     const adapterBytes = options.adapter ? await copyFolder(options.adapter, join(staging, "adapter"), "--adapter", ["adapter_config.json"]) : 0;
-    const alias = browserAliases(pageDir);
+    const alias = browserAliases();
     // tfjs-backend-webgpu is an optional peer of tensor-core: without it the page runs on wasm
     // (the import is left out of the bundle and fails in the page, which then falls back).
     const hasWebgpu = (() => {
