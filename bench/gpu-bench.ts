@@ -16,12 +16,10 @@ import { parseArgs } from "node:util";
 import {
   assertMemoryFits,
   BACKEND_CHOICES,
-  disposeVocabularyChunks,
   formatBytes,
   initBackend,
   probeWebgpu,
-  chunkedTokenLogProbs,
-  splitVocabularyRows,
+  frozenChunkedTokenLogProbs,
   tf,
   vocabularyChunkColumns,
   webgpuBufferPoolStats,
@@ -176,7 +174,7 @@ if (process.env.EECOT_WEBGPU_POOL_MB) report("webgpuPoolMb", Number(process.env.
 const loraParameters = config.numLayers * LORA_PROJECTIONS.reduce((sum, p) => sum + loraRank * projectionWidths(p).reduce((a, b) => a + b, 0), 0);
 const estimate = refuseIfTooBig(() => assertMemoryFits(
   config,
-  { batchSize: batch, sequenceLength: Math.max(promptLength + decodeTokens, trainLength), positionsPerCall: Math.max(promptLength, trainLength), trainableParameters: loraParameters, logitsChunkColumns: vocabularyChunkColumns(config.hiddenSize, config.vocabSize, logitsChunkBytes, batch * trainLength) },
+  { batchSize: batch, sequenceLength: Math.max(promptLength + decodeTokens, trainLength), positionsPerCall: Math.max(promptLength, trainLength), trainableParameters: loraParameters, logitsForEveryPosition: true, logitsChunkColumns: vocabularyChunkColumns(config.hiddenSize, config.vocabSize, logitsChunkBytes, batch * trainLength) },
   info,
   { log: (line) => console.log(line), force: args.force },
 ));
@@ -323,7 +321,7 @@ const adapter: ProjectionAdapter = {
 const loraVariables = [...lora.values()].flatMap((w) => [w.aT, w.bT]);
 report("loraParameters", loraParameters, `LoRA rank ${loraRank} on ${LORA_PROJECTIONS.length} projections × ${config.numLayers} layers: ${loraParameters.toLocaleString()} trainable parameters`);
 const chunkColumns = vocabularyChunkColumns(config.hiddenSize, config.vocabSize, logitsChunkBytes, batch * (trainLength - 1));
-const vocabulary = splitVocabularyRows(params.embedTokens, chunkColumns); // frozen: made once, outside the tape
+const chunkCount = Math.ceil(config.vocabSize / chunkColumns);
 const trainIds = randomIds(batch, trainLength, 11);
 const targets = trainIds.flatMap((row) => row.slice(1));
 const optimizer = tf.train.adam(1e-4);
@@ -335,7 +333,7 @@ function loraLoss(): tf.Scalar {
     const C = config.hiddenSize;
     const inputs = tf.reshape(tf.slice(last, [0, 0, 0], [batch, trainLength - 1, C]), [batch * (trainLength - 1), C]) as tf.Tensor2D;
     const normed = rmsNorm(inputs, params.norm, config.rmsNormEps) as tf.Tensor2D;
-    return tf.neg(tf.mean(chunkedTokenLogProbs(normed, vocabulary, targets))) as tf.Scalar;
+    return tf.neg(tf.mean(frozenChunkedTokenLogProbs(normed, params.lmHeadT, chunkColumns, targets))) as tf.Scalar; // blocks sliced per use (no copy of the head)
   });
 }
 async function trainStep(): Promise<{ loss: number; seconds: number }> {
@@ -348,7 +346,7 @@ async function trainStep(): Promise<{ loss: number; seconds: number }> {
   return { loss, seconds: seconds(t) };
 }
 const warm = await trainStep();
-report("trainWarmupSeconds", warm.seconds, `LoRA step warm-up: loss ${warm.loss.toFixed(4)} in ${warm.seconds.toFixed(2)} s (vocabulary in ${vocabulary.chunks.length} chunks of ≤ ${chunkColumns})`);
+report("trainWarmupSeconds", warm.seconds, `LoRA step warm-up: loss ${warm.loss.toFixed(4)} in ${warm.seconds.toFixed(2)} s (vocabulary in ${chunkCount} chunks of ≤ ${chunkColumns})`);
 const steps: { loss: number; seconds: number }[] = [];
 for (let i = 0; i < trainSteps; i++) steps.push(await trainStep());
 const stepSeconds = Math.min(...steps.map((s) => s.seconds));
@@ -360,7 +358,6 @@ console.log(`gpu-bench: memory ${memory.numBytesInGPU !== undefined ? `${formatB
 
 optimizer.dispose();
 tf.dispose(loraVariables);
-disposeVocabularyChunks(vocabulary);
 tf.dispose(paramTensors(params));
 if (args.json) {
   writeFileSync(`${args.json}.tmp`, `${JSON.stringify({ preset: args.preset, config, batch, promptLength, decodeTokens, trainLength, loraRank, ...results }, null, 2)}\n`);

@@ -25,7 +25,7 @@
 //
 // Legend: R rows (sequences × samples), S padded replay length, M generated tokens in the
 // rows, U generated tokens of the distinct sequences, C hidden, V vocab, m exitable layers.
-import { tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
+import { defaultVocabularyChunkBytes, tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
 import { rmsNorm, unembed } from "@eecot/transformer";
 import { CHUNKED_VOCABULARY_THRESHOLD, exitLogProbabilities, gatherRows, logSigmoid, replayInputs, vocabularyChunksOf, type EarlyExitModel } from "@eecot/early-exit";
 import { chunkedTokenKl } from "./chunked-kl.js";
@@ -126,9 +126,9 @@ export interface ChunkedTeacher {
   readonly vocabulary: VocabularyChunks;
 }
 
-/** Vocabulary columns per chunk for stage 1: 0 (full width) up to CHUNKED_VOCABULARY_THRESHOLD, else [C, Vc] blocks of 64 MiB. */
+/** Vocabulary columns per chunk for stage 1: 0 (full width) up to CHUNKED_VOCABULARY_THRESHOLD, else [C, Vc] blocks of defaultVocabularyChunkBytes() (64 MiB; 16 MiB on wasm). */
 export function defaultDistillChunkColumns(hiddenSize: number, vocabSize: number): number {
-  return vocabSize > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(hiddenSize, vocabSize, 64 * 2 ** 20) : 0;
+  return vocabSize > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(hiddenSize, vocabSize, defaultVocabularyChunkBytes()) : 0;
 }
 
 /**

@@ -8,7 +8,7 @@
 //
 // Legend: N sequences, S padded replay length, M generated tokens in all, C hidden, V vocab,
 // m exitable layers, Tmax longest completion.
-import { chunkedTokenLogProbs, splitVocabularyColumns, tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
+import { defaultVocabularyChunkBytes, frozenChunkedTokenLogProbs, splitVocabularyColumns, tf, vocabularyChunkColumns, type VocabularyChunks } from "@eecot/tensor-core";
 import { rmsNorm, unembed, type QwenParams } from "@eecot/transformer";
 import { exitLogProbabilities, type ExitGateOptions } from "./exit-head.js";
 import { replayInputs, type EarlyExitModel } from "./model.js";
@@ -137,12 +137,12 @@ export function sequenceLogProbParts(model: EarlyExitModel, sequences: readonly 
   return tf.tidy(() => {
     const result = model.forwardPrescribed(ids, exits, { attentionMask, skipLogits: true, loraEnabled: options.loraEnabled, training: options.training });
     const hidden = gatherRows(tf.reshape(result.hidden, [N * S, C]) as tf.Tensor2D, rowIndex); // [M, C]
-    const columns = options.vocabularyChunkColumns ?? (V > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(C, V, 64 * 2 ** 20, Math.max(1, M)) : 0);
+    const columns = options.vocabularyChunkColumns ?? (V > CHUNKED_VOCABULARY_THRESHOLD ? vocabularyChunkColumns(C, V, defaultVocabularyChunkBytes(), Math.max(1, M)) : 0);
     let token: tf.Tensor1D; // [M] log softmax(W_U · norm(h))[y]
     if (columns > 0 && columns < V) {
       const params = model.base.params;
       const normed = rmsNorm(hidden, params.norm, config.rmsNormEps) as tf.Tensor2D; // [M, C]
-      token = chunkedTokenLogProbs(normed, vocabularyChunksOf(params, columns), targetIndex.map((flat, i) => flat - i * V));
+      token = frozenChunkedTokenLogProbs(normed, params.lmHeadT, columns, targetIndex.map((flat, i) => flat - i * V)); // blocks sliced per use, recomputed in the gradient
     } else {
       const logits = unembed(model.base.params, config, hidden); // [M, V]
       const picked = tf.reshape(gatherRows(tf.reshape(logits, [M * V, 1]) as tf.Tensor2D, targetIndex), [M]); // [M]

@@ -4,10 +4,12 @@
 export { tf } from "./tf.js";
 export {
   splitVocabularyColumns,
+  defaultVocabularyChunkBytes,
   splitVocabularyRows,
   disposeVocabularyChunks,
   chunkedLogits,
   chunkedTokenLogProbs,
+  frozenChunkedTokenLogProbs,
   vocabularyChunkColumns,
   type VocabularyChunks,
 } from "./chunked-logits.js";

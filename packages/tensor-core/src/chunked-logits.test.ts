@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "./backend.js";
-import { chunkedLogits, chunkedTokenLogProbs, disposeVocabularyChunks, splitVocabularyColumns, splitVocabularyRows, vocabularyChunkColumns } from "./chunked-logits.js";
+import { chunkedLogits, chunkedTokenLogProbs, disposeVocabularyChunks, frozenChunkedTokenLogProbs, splitVocabularyColumns, splitVocabularyRows, vocabularyChunkColumns } from "./chunked-logits.js";
 import { Rng } from "./rng.js";
 import { assertClose, expectNoLeaks } from "./testing.js";
 import { tf } from "./tf.js";
@@ -96,6 +96,29 @@ describe.each(["wasm", "cpu"] as const)("chunked logits on %s", (backend) => {
     assertClose(await dHidden!.data(), await wantHidden!.data(), "d hidden", { absolute: 1e-5, relative: 1e-4 });
     assertClose(await dTable!.data(), await wantTable!.data(), "d table", { absolute: 1e-5, relative: 1e-4 });
     tf.dispose([dHidden!, dTable!, wantHidden!, wantTable!, hidden, table, oneHot]);
+  });
+
+  it("frozenChunkedTokenLogProbs equals the full-width log-softmax in value and gradient, for every block width", async () => {
+    const hidden = tf.tensor2d(hiddenValues, [N, C]);
+    const weightT = tf.tensor2d(weightValues, [C, V]);
+    const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), V);
+    const dy = tf.tensor1d([0.5, -1, 2, 0.25, 1.5]); // a weighted sum probes every row's gradient
+    const full = (h: tf.Tensor) => tf.sum(tf.mul(tf.sum(tf.mul(tf.logSoftmax(tf.matMul(h, weightT)), oneHot), 1), dy)) as tf.Scalar;
+    const want = tf.valueAndGrad(full)(hidden);
+    const logits = referenceLogits(hiddenValues, weightValues);
+    const expected = targets.map((t, n) => logits[n]![t]! - Math.log(logits[n]!.reduce((s, z) => s + Math.exp(z), 0)));
+    for (const columns of [1, 7, 8, 23, 64]) {
+      const before = tf.memory().numTensors;
+      const values = frozenChunkedTokenLogProbs(hidden, weightT, columns, targets);
+      assertClose(await values.data(), expected, `values, ${columns} columns`, { absolute: 1e-4, relative: 1e-5 });
+      const got = tf.valueAndGrad((h: tf.Tensor) => tf.sum(tf.mul(frozenChunkedTokenLogProbs(h as tf.Tensor2D, weightT, columns, targets), dy)) as tf.Scalar)(hidden);
+      assertClose(await got.value.data(), await want.value.data(), `weighted sum, ${columns} columns`, { absolute: 1e-4, relative: 1e-5 });
+      assertClose(await got.grad.data(), await want.grad.data(), `d hidden, ${columns} columns`, { absolute: 1e-5, relative: 1e-4 });
+      tf.dispose([values, got.value, got.grad]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    expect(() => frozenChunkedTokenLogProbs(hidden, weightT, 8, [0, 1, 2, 3, 23])).toThrow("frozenChunkedTokenLogProbs: target 23 at row 4 is not a token id in 0..22");
+    tf.dispose([hidden, weightT, oneHot, dy, want.value, want.grad]);
   });
 
   it("leaks no tensors", async () => {

@@ -58,7 +58,7 @@ describe.each(["wasm", "cpu"] as const)("linear algebra on %s", (backend) => {
     const a = randomTensor([3, 4], 50) as tf.Tensor2D;
     const b = randomTensor([4, 5], 51) as tf.Tensor2D;
     const inference = [...(await tf.profile(() => matMul2d(a, b))).kernelNames];
-    expect(inference).toEqual(["BatchMatMul"]);
+    expect(inference).toEqual([backend === "wasm" ? "EecotMatMul2d" : "BatchMatMul"]);
     const kernelsOf = async (product: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor) =>
       (await tf.profile(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(product(x as tf.Tensor2D, y as tf.Tensor2D)) as tf.Scalar)([a, b]))).kernels.map((k) => k.name);
     const training = await kernelsOf(matMul2d);
@@ -71,21 +71,32 @@ describe.each(["wasm", "cpu"] as const)("linear algebra on %s", (backend) => {
     tf.dispose([a, b]);
   });
 
-  it("matMul2d is correct on both wasm forward paths (SIMD kernel, and XNNPACK above the weight limit)", async () => {
-    const small = { a: randomTensor([40, 6], 60) as tf.Tensor2D, b: randomTensor([6, 9], 61) as tf.Tensor2D };
-    assertClose(await matMul2d(small.a, small.b).data(), await tf.matMul(small.a, small.b).data(), "40 rows, no tape", { absolute: 1e-5, relative: 1e-5 });
-    const a = tf.tensor2d([[2]]);
-    const b = tf.fill([1, SIMD_FORWARD_MAX_WEIGHTS + 8], 1.5) as tf.Tensor2D;
-    let y: tf.Tensor | undefined; // made under a tape: the registered kernel's path
-    tf.grad((x: tf.Tensor) => {
-      y = tf.keep(matMul2d(x as tf.Tensor2D, b));
-      return tf.sum(y) as tf.Scalar;
-    })(a).dispose();
-    const values = await y!.data();
-    expect(values.length).toBe(SIMD_FORWARD_MAX_WEIGHTS + 8);
-    expect(values[0]).toBe(3);
-    expect(values[values.length - 1]).toBe(3);
-    tf.dispose([small.a, small.b, a, b, y!]);
+  it("matMul2d is correct on every wasm forward path (SIMD packed, SIMD streamed, XNNPACK above the weight limit)", async () => {
+    for (const rows of [40, 3]) {
+      const small = { a: randomTensor([rows, 6], 60) as tf.Tensor2D, b: randomTensor([6, 9], 61) as tf.Tensor2D };
+      assertClose(await matMul2d(small.a, small.b).data(), await tf.matMul(small.a, small.b).data(), `${rows} rows, no tape`, { absolute: 1e-5, relative: 1e-5 });
+      tf.dispose([small.a, small.b]);
+    }
+    if (backend !== "wasm") return;
+    // Over the weight limit: 1 row streams the weight, 8 rows go to XNNPACK; with and without a tape.
+    const N = SIMD_FORWARD_MAX_WEIGHTS / 16 + 8;
+    const b = tf.fill([16, N], 1.5) as tf.Tensor2D;
+    for (const rows of [1, 8]) {
+      const a = tf.fill([rows, 16], 2) as tf.Tensor2D;
+      let y: tf.Tensor | undefined; // made under a tape: the gradient's inputs are saved
+      tf.grad((x: tf.Tensor) => {
+        y = tf.keep(matMul2d(x as tf.Tensor2D, b));
+        return tf.sum(y) as tf.Scalar;
+      })(a).dispose();
+      const untaped = matMul2d(a, b);
+      for (const values of [await y!.data(), await untaped.data()]) {
+        expect(values.length).toBe(rows * N);
+        expect(values[0]).toBe(48);
+        expect(values[values.length - 1]).toBe(48);
+      }
+      tf.dispose([a, y!, untaped]);
+    }
+    b.dispose();
   });
 
   it("matMul2d rejects mismatched shapes", () => {

@@ -5,7 +5,7 @@
 // M rows, K inner, N columns, V vocabulary, C channels.
 import { tf } from "./tf.js";
 import { batchMatMul, isRecordingGradients, activeWasmKernels } from "./kernels/index.js";
-import { matMul2dKernel, SIMD_FORWARD_MAX_WEIGHTS } from "./kernels/mat-mul-2d.js";
+import { matMul2dKernel } from "./kernels/mat-mul-2d.js";
 
 /**
  * a @ b for 2-D tensors (XNNPACK on wasm), with the gradients dA = dy @ bᵀ and dB = aᵀ @ dy
@@ -15,13 +15,14 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
     throw new Error(`matMul2d: expected [M, K] @ [K, N], got [${a.shape.join(", ")}] @ [${b.shape.join(", ")}]`);
   }
-  // On wasm: the SIMD kernel (registered, with a gradient), except for a few rows without a tape
-  // (decoding), where XNNPACK is as fast. Elsewhere: tf.matMul, with the custom gradient only
-  // while a tape records (it is a scope per call).
+  // On wasm: always the registered kernel (with a gradient), which streams the weight for a few
+  // rows and uses XNNPACK only for a weight over SIMD_FORWARD_MAX_WEIGHTS times 8 rows or more:
+  // XNNPACK keeps a packed copy of every weight it multiplies by, which for all of Qwen3-0.6B's
+  // projections would not fit the 4 GiB heap. Elsewhere: tf.matMul, with the custom gradient
+  // only while a tape records (it is a scope per call).
   const wasm = a.dtype === "float32" && b.dtype === "float32" && activeWasmKernels() !== null;
-  const recording = isRecordingGradients();
-  if (wasm && (recording || (a.shape[0] >= 32 && b.size <= SIMD_FORWARD_MAX_WEIGHTS))) return matMul2dKernel(a, b);
-  return recording ? matMul2dOp(a, b) : tf.matMul(a, b);
+  if (wasm) return matMul2dKernel(a, b);
+  return isRecordingGradients() ? matMul2dOp(a, b) : tf.matMul(a, b);
 }
 
 const matMul2dOp = tf.customGrad((a, b, save) => {

@@ -123,15 +123,30 @@ describe("memoryBudget and checkMemory", () => {
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, force: true })).not.toThrow();
   });
 
-  it("wasm counts XNNPACK's packed copy of every weight over the SIMD kernel's limit", () => {
+  it("wasm counts XNNPACK's packed copy of a weight over the SIMD kernel's limit only when 8 rows or more multiply it", () => {
+    const head = 151_936 * 1024 * 4;
     // Qwen3-0.6B: only the unembedding [1024, 151936] is over 4 Mi elements (MLP 1024 × 3072 is not).
-    const plain = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32 });
-    const packed = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32, packedWeightCopies: true });
-    expect(plain.packedWeightBytes).toBe(0);
-    expect(packed.packedWeightBytes).toBe(151_936 * 1024 * 4);
-    expect(packed.totalBytes - plain.totalBytes).toBe(151_936 * 1024 * 4);
-    // R1-Distill-1.5B: the untied head, 3 MLP projections (1536 × 8960) and none of q/k/v/o (1536 × 1536 = 2.4 Mi) per layer.
-    expect(estimateMemory(R1_DISTILL_1_5B, { packedWeightCopies: true }).packedWeightBytes).toBe((1536 * 151_936 + 28 * 3 * 1536 * 8960) * 4);
+    // Decoding one row (logits of the last position only) streams it: no copy.
+    const decode = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32, packedWeightCopies: true });
+    expect(decode.packedWeightBytes).toBe(0);
+    // 7 rows of logits still stream; 8 go to XNNPACK, which packs the head once.
+    expect(estimateMemory(QWEN3_0_6B, { batchSize: 7, sequenceLength: 64, positionsPerCall: 1, packedWeightCopies: true }).packedWeightBytes).toBe(0);
+    const eight = estimateMemory(QWEN3_0_6B, { batchSize: 8, sequenceLength: 64, positionsPerCall: 1, packedWeightCopies: true });
+    expect(eight.packedWeightBytes).toBe(head);
+    expect(eight.totalBytes - estimateMemory(QWEN3_0_6B, { batchSize: 8, sequenceLength: 64, positionsPerCall: 1 }).totalBytes).toBe(head);
+    // Logits at every position of a 32-token pass: 32 rows, packed.
+    expect(estimateMemory(QWEN3_0_6B, { sequenceLength: 256, positionsPerCall: 32, logitsForEveryPosition: true, packedWeightCopies: true }).packedWeightBytes).toBe(head);
+    // In vocabulary chunks kept as blocks: a second copy of the head; blocks of at most 4 Mi elements are never packed.
+    const small = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, logitsForEveryPosition: true, logitsChunkColumns: 4096, vocabularyChunkCopy: true, packedWeightCopies: true });
+    expect([small.vocabularyChunkBytes, small.packedWeightBytes]).toEqual([head, 0]);
+    const wide = estimateMemory(QWEN3_0_6B, { sequenceLength: 256, logitsForEveryPosition: true, logitsChunkColumns: 16384, vocabularyChunkCopy: true, packedWeightCopies: true });
+    expect([wide.vocabularyChunkBytes, wide.packedWeightBytes]).toEqual([head, head]);
+    // Sliced per use (frozenChunkedTokenLogProbs): no copy.
+    expect(estimateMemory(QWEN3_0_6B, { sequenceLength: 256, logitsForEveryPosition: true, logitsChunkColumns: 4096, packedWeightCopies: true }).vocabularyChunkBytes).toBe(0);
+    // R1-Distill-1.5B over a 2,048-token prefill: 3 MLP projections (1536 × 8960) per layer and none of
+    // q/k/v/o (1536 × 1536 = 2.4 Mi); the untied head only with 8 logits rows.
+    expect(estimateMemory(R1_DISTILL_1_5B, { packedWeightCopies: true }).packedWeightBytes).toBe(28 * 3 * 1536 * 8960 * 4);
+    expect(estimateMemory(R1_DISTILL_1_5B, { batchSize: 8, sequenceLength: 2048, positionsPerCall: 1, packedWeightCopies: true }).packedWeightBytes).toBe((1536 * 151_936 + 28 * 3 * 1536 * 8960) * 4);
   });
 
   it("wasm refuses R1-Distill-1.5B and Qwen3-4B before loading: estimate, the 4 GiB ceiling and the backends that can", () => {

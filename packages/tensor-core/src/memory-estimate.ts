@@ -5,13 +5,16 @@
 //   the unembedding);
 // - qwenForward runs in one tf.tidy, so every layer's intermediates live until it returns;
 // - attention materialises scores [B, H, T, S] (plus mask-added and softmax copies);
-// - on wasm, tfjs-wasm's XNNPACK multiplies every weight over SIMD_FORWARD_MAX_WEIGHTS elements
-//   (the unembedding; for C ≥ 1536 the MLP and attention projections too) through an operator
-//   that keeps a packed copy of that weight for as long as the weight lives.
+// - on wasm, a weight over SIMD_FORWARD_MAX_WEIGHTS elements (the unembedding; for C ≥ 1536 the
+//   MLP and attention projections too) multiplied by XNNPACK_MIN_ROWS rows or more goes through
+//   tfjs-wasm's XNNPACK, which keeps a packed copy of that weight for as long as the weight
+//   lives; fewer rows (decoding a few sequences) stream the weight in place, with no copy;
+// - logits in vocabulary chunks kept as blocks (stage 1) hold a second copy of the unembedding;
+//   sliced per use (the policy's log-probs) they do not.
 // Legend: B batch, T positions per call, S key positions (cache + T), C hidden, H / K query /
 // kv heads, D head dim, F ffn width, V vocabulary, L layers.
 import { totalmem } from "node:os";
-import { SIMD_FORWARD_MAX_WEIGHTS } from "./kernels/mat-mul-2d.js";
+import { SIMD_FORWARD_MAX_WEIGHTS, XNNPACK_MIN_ROWS } from "./kernels/mat-mul-2d.js";
 
 /** Architecture numbers the estimate needs (transformer's QwenConfig satisfies this). */
 export interface DecoderShape {
@@ -39,6 +42,8 @@ export interface MemoryWorkload {
   readonly logitsForEveryPosition: boolean;
   /** Vocabulary columns per logits chunk (see chunked-logits.ts); 0 = the whole vocabulary at once. */
   readonly logitsChunkColumns: number;
+  /** The chunks are kept as copies of the unembedding (splitVocabularyColumns: stage 1's teacher and KL), not sliced per use (frozenChunkedTokenLogProbs). */
+  readonly vocabularyChunkCopy: boolean;
   /** Trainable parameters (LoRA, heads) when training: + gradients and two Adam moments each; 0 = inference. */
   readonly trainableParameters: number;
   /** Bytes per value; 4 (float32) everywhere in this codebase. */
@@ -53,6 +58,7 @@ export const DEFAULT_MEMORY_WORKLOAD: MemoryWorkload = {
   positionsPerCall: 2048,
   logitsForEveryPosition: false,
   logitsChunkColumns: 0,
+  vocabularyChunkCopy: false,
   trainableParameters: 0,
   bytesPerValue: 4,
   packedWeightCopies: false,
@@ -91,8 +97,10 @@ export interface MemoryEstimate {
   readonly logitsBytes: number;
   /** Gradients and Adam moments of the trainable parameters (3 values each). */
   readonly optimizerBytes: number;
-  /** XNNPACK's packed copies of the weights over SIMD_FORWARD_MAX_WEIGHTS elements (wasm; 0 unless workload.packedWeightCopies). */
+  /** XNNPACK's packed copies of the weights over SIMD_FORWARD_MAX_WEIGHTS elements multiplied by XNNPACK_MIN_ROWS rows or more (wasm; 0 unless workload.packedWeightCopies). */
   readonly packedWeightBytes: number;
+  /** The unembedding's vocabulary chunks [C, Vc], a copy of it, when the logits are chunked with workload.vocabularyChunkCopy; else 0. */
+  readonly vocabularyChunkBytes: number;
   readonly totalBytes: number;
   /** The largest single tensor: it must fit one GPU buffer binding. */
   readonly largestTensor: { readonly name: string; readonly bytes: number };
@@ -128,11 +136,13 @@ export function estimateMemory(shape: DecoderShape, overrides: Partial<MemoryWor
   const chunk = workload.logitsChunkColumns > 0 ? Math.min(V, workload.logitsChunkColumns) : V;
   const logitsBytes = (logitsRows * V + (chunk < V ? logitsRows * chunk : 0)) * bytes * (training ? 2 : 1);
   const optimizerBytes = 3 * workload.trainableParameters * bytes;
-  // Weights multiplied by through XNNPACK (over the SIMD kernel's limit), packed once each.
-  const packed = (elements: number) => (elements > SIMD_FORWARD_MAX_WEIGHTS ? elements : 0);
-  const packedPerLayer = packed(C * H * D) + 2 * packed(C * K * D) + packed(H * D * C) + 3 * packed(C * F);
-  const packedWeightBytes = workload.packedWeightCopies ? (packed(C * V) + L * packedPerLayer) * bytes : 0;
-  const totalBytes = weightBytes + tiedHeadCopyBytes + kvCacheBytes + activationBytes + logitsBytes + optimizerBytes + packedWeightBytes;
+  // Weights multiplied by through XNNPACK (over the SIMD kernel's limit, with enough rows), packed once each.
+  const packed = (elements: number, rows: number) => (elements > SIMD_FORWARD_MAX_WEIGHTS && rows >= XNNPACK_MIN_ROWS ? elements : 0);
+  const packedPerLayer = packed(C * H * D, N) + 2 * packed(C * K * D, N) + packed(H * D * C, N) + 3 * packed(C * F, N);
+  const packedHead = chunk < V ? (packed(C * chunk, logitsRows) > 0 ? C * V : 0) : packed(C * V, logitsRows);
+  const packedWeightBytes = workload.packedWeightCopies ? (packedHead + L * packedPerLayer) * bytes : 0;
+  const vocabularyChunkBytes = chunk < V && workload.vocabularyChunkCopy ? C * V * bytes : 0;
+  const totalBytes = weightBytes + tiedHeadCopyBytes + kvCacheBytes + activationBytes + logitsBytes + optimizerBytes + packedWeightBytes + vocabularyChunkBytes;
   const candidates: { name: string; bytes: number }[] = [
     { name: `embedding table [${V}, ${C}]`, bytes: V * C * bytes },
     { name: chunk < V ? `unembedding chunk [${C}, ${chunk}]` : `unembedding [${C}, ${V}]`, bytes: C * chunk * bytes },
@@ -141,7 +151,7 @@ export function estimateMemory(shape: DecoderShape, overrides: Partial<MemoryWor
     { name: chunk < V ? `logits chunk [${logitsRows}, ${chunk}]` : `logits [${logitsRows}, ${V}]`, bytes: logitsRows * chunk * bytes },
   ];
   const largestTensor = candidates.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-  return { parameters, weightBytes, tiedHeadCopyBytes, kvCacheBytes, activationBytes, logitsBytes, optimizerBytes, packedWeightBytes, totalBytes, largestTensor, workload };
+  return { parameters, weightBytes, tiedHeadCopyBytes, kvCacheBytes, activationBytes, logitsBytes, optimizerBytes, packedWeightBytes, vocabularyChunkBytes, totalBytes, largestTensor, workload };
 }
 
 /** How much memory the active backend may use, when it can be known. */
@@ -226,7 +236,7 @@ export function checkMemory(estimate: MemoryEstimate, budget: MemoryBudget): Mem
     };
   }
   if (budget.bytes === null) return { verdict: "unknown", message: `${line}; budget: ${budget.source}` };
-  const fixed = estimate.weightBytes + estimate.tiedHeadCopyBytes + estimate.kvCacheBytes + estimate.optimizerBytes + estimate.packedWeightBytes;
+  const fixed = estimate.weightBytes + estimate.tiedHeadCopyBytes + estimate.kvCacheBytes + estimate.optimizerBytes + estimate.packedWeightBytes + estimate.vocabularyChunkBytes;
   const over = `needs about ${formatBytes(estimate.totalBytes)} but ${budget.source} allows ${formatBytes(budget.bytes)}`;
   if (fixed > budget.bytes) {
     const what = `the weights${estimate.packedWeightBytes ? " (with their packed copies)" : ""}, KV cache${estimate.optimizerBytes ? " and optimizer state" : ""} alone take ${formatBytes(fixed)}`;
@@ -286,6 +296,7 @@ export function formatMemoryEstimate(estimate: MemoryEstimate): string {
   parts.push(`KV cache ${formatBytes(estimate.kvCacheBytes)}`, `activations ${formatBytes(estimate.activationBytes)}`, `logits ${formatBytes(estimate.logitsBytes)}`);
   if (estimate.optimizerBytes) parts.push(`gradients + Adam ${formatBytes(estimate.optimizerBytes)}`);
   if (estimate.packedWeightBytes) parts.push(`XNNPACK packed weights ${formatBytes(estimate.packedWeightBytes)}`);
+  if (estimate.vocabularyChunkBytes) parts.push(`vocabulary chunks ${formatBytes(estimate.vocabularyChunkBytes)}`);
   const params = estimate.parameters >= 1e8 ? `${(estimate.parameters / 1e9).toFixed(2)}B` : `${(estimate.parameters / 1e6).toFixed(1)}M`;
   return `memory estimate for ${params} parameters (batch ${w.batchSize}, ${w.sequenceLength} positions, ${w.positionsPerCall} per call${w.trainableParameters ? ", training" : ""}): ${parts.join(" + ")} = ${formatBytes(estimate.totalBytes)}`;
 }

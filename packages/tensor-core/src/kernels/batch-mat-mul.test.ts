@@ -52,7 +52,10 @@ const FLAGS = [
   { transposeA: true, transposeB: true },
 ] as const;
 
-/** [N, M, K, P]: tiny, odd (not multiples of 4 or 8), decode-like M = 2, K past the 256 block. */
+/**
+ * [N, M, K, P]: tiny, odd (not multiples of 4 or 8), decode-like M = 2, K past the 256 block;
+ * fewer than 8 rows stream B in 512-column blocks (the last shape crosses two of them).
+ */
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1],
   [2, 5, 3, 7],
@@ -62,6 +65,7 @@ const SHAPES: [number, number, number, number][] = [
   [1, 11, 6, 33],
   [2, 6, 300, 11],
   [1, 7, 517, 20],
+  [2, 3, 21, 1030],
 ];
 
 const stored = (N: number, rows: number, columns: number, transposed: boolean): number[] => (transposed ? [N, columns, rows] : [N, rows, columns]);

@@ -79,7 +79,8 @@ export function runBatchMatMul(
   transposeB: boolean,
 ): void {
   if (N * M * P === 0) return;
-  const scratchBytes = (K * (Math.ceil(P / 8) * 8) + 32) * 4;
+  // The kernel streams B for fewer than 8 rows of a non-transposed B (no panel), else packs it.
+  const scratchBytes = (M < 8 && !transposeB ? 32 : K * (Math.ceil(P / 8) * 8) + 32) * 4;
   withScratch(kernels, scratchBytes, (scratch) => {
     const aBatch = broadcastA ? 0 : M * K;
     const bBatch = broadcastB ? 0 : K * P;

@@ -11,10 +11,14 @@ import { wasmKernelsFor } from "./wasm-kernels.js";
 export const MAT_MUL_2D_KERNEL = "EecotMatMul2d";
 
 /**
- * Above this many weight elements (K·N) the forward pass is tfjs-wasm's XNNPACK BatchMatMul: the
- * SIMD kernel packs its right operand per call (a 151,936-token unembedding would be a 0.5 GB copy).
+ * Above this many weight elements (K·N), and for XNNPACK_MIN_ROWS rows or more, the forward pass
+ * is tfjs-wasm's XNNPACK BatchMatMul: the SIMD kernel packs its right operand per call then (a
+ * 151,936-token unembedding would be a 0.5 GB copy), while XNNPACK packs it once and keeps that
+ * copy as long as the weight lives. Fewer rows stream the weight in place at any size.
  */
 export const SIMD_FORWARD_MAX_WEIGHTS = 4 * 1024 * 1024;
+/** Rows from which the SIMD kernel packs its right operand (assembly/kernels.ts) and a weight over SIMD_FORWARD_MAX_WEIGHTS goes to XNNPACK. */
+export const XNNPACK_MIN_ROWS = 8;
 
 /** a [M, K] @ b [K, N] as one EecotMatMul2d kernel (wasm only, float32; the caller checks). */
 export function matMul2dKernel(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -28,7 +32,7 @@ function matMul2dKernelFunc({ inputs, backend }: { inputs: tf.NamedTensorInfoMap
   const b = inputs.b!;
   const [M, K] = a.shape as [number, number];
   const N = b.shape[1]!;
-  if (K * N > SIMD_FORWARD_MAX_WEIGHTS) {
+  if (K * N > SIMD_FORWARD_MAX_WEIGHTS && M >= XNNPACK_MIN_ROWS) {
     const stock = tf.getKernel("BatchMatMul", "wasm");
     if (!stock) throw new Error(`${MAT_MUL_2D_KERNEL}: tfjs-wasm's BatchMatMul kernel is not registered`);
     return stock.kernelFunc({ inputs: { a, b }, backend: backend as tf.KernelBackend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;

@@ -9,7 +9,7 @@ import { KERNELS_WASM_BASE64 } from "./wasm-binary.js";
 
 /** The exported kernels; pointers are byte offsets into tfjs-wasm's heap. */
 export interface KernelExports {
-  /** C [N, M, P] = op(A) · op(B); see assembly/kernels.ts. scratch: K·roundUp(P, 8) + 32 floats. */
+  /** C [N, M, P] = op(A) · op(B); see assembly/kernels.ts. scratch: K·roundUp(P, 8) + 32 floats (32 when M < 8 and B is not transposed). */
   batchMatMul(
     a: number, b: number, c: number, scratch: number,
     n: number, m: number, k: number, p: number,

@@ -25,23 +25,25 @@ export function batchMatMul(
   // Bytes between consecutive rows (i) and consecutive shared-dim steps (k) of A.
   const rowStride = <usize>(transposeA ? 4 : k * 4);
   const kStride = <usize>(transposeA ? m * 4 : 4);
+  // Few rows (decoding) of a non-transposed B: stream B once, row by row, with no panel, so a
+  // weight of any size (a 151,936-column unembedding) needs no scratch copy.
+  if (m < 8 && transposeB == 0) {
+    for (let batch = 0; batch < n; batch++) {
+      streamRows(a + <usize>batch * <usize>aBatch * 4, rowStride, kStride, b + <usize>batch * <usize>bBatch * 4, c + <usize>batch * <usize>(m * p) * 4, m, k, p);
+    }
+    return;
+  }
   const q = (p + 7) & ~7;
-  // Pack B into an aligned, zero-padded panel unless it is only read once or twice (M < 8) and
-  // already usable: packing costs one pass over B and measured up to 1.3x faster at M 256.
-  const pack = m >= 8 || transposeB != 0 || (p & 7) != 0 || (b & 15) != 0 || (bBatch & 3) != 0;
-  const panel = scratch; // [K, Q] copy of B[n] when packed
+  // Otherwise B is packed into an aligned, zero-padded panel (measured up to 1.3x faster at M 256).
+  const panel = scratch; // [K, Q] copy of B[n]
   const tile = scratch + <usize>(k * q * 4); // [4, 8] partial output tile
+  const panelStride = <usize>(q * 4);
   for (let batch = 0; batch < n; batch++) {
     const aN = a + <usize>batch * <usize>aBatch * 4;
     const bN = b + <usize>batch * <usize>bBatch * 4;
     const cN = c + <usize>batch * <usize>(m * p) * 4;
-    let panelPointer = bN;
-    let panelStride = <usize>(p * 4);
-    if (pack) {
-      if (batch == 0 || bBatch != 0) packPanel(bN, panel, k, p, q, transposeB);
-      panelPointer = panel;
-      panelStride = <usize>(q * 4);
-    }
+    if (batch == 0 || bBatch != 0) packPanel(bN, panel, k, p, q, transposeB);
+    const panelPointer = panel;
     for (let k0 = 0; k0 < k || k0 == 0; k0 += KC) {
       const kb = min(KC, k - k0);
       const accumulate = k0 > 0;
@@ -56,6 +58,89 @@ export function batchMatMul(
       }
       for (; i < m; i++) {
         rows1(aBlock + <usize>i * rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
+      }
+    }
+  }
+}
+
+/** Columns of C per block of streamRows: a block of each of C's rows and 8 rows of B stay in L1. */
+const STREAM_COLUMNS = 512;
+
+/**
+ * C [M, P] = A [M, K] · B [K, P] for a few rows, B read in place (unaligned is fine): per block
+ * of STREAM_COLUMNS columns, eight rows of B at a time are added into each row of C, so B streams
+ * through once in order and C's block stays in L1. Each element is summed k = 0..K-1 in order.
+ */
+function streamRows(a: usize, rowStride: usize, kStride: usize, b: usize, c: usize, m: i32, k: i32, p: i32): void {
+  const rowBytes = <usize>(p * 4);
+  for (let j0 = 0; j0 < p; j0 += STREAM_COLUMNS) {
+    const j1 = min(p, j0 + STREAM_COLUMNS);
+    const vectorEnd = j0 + ((j1 - j0) & ~3);
+    for (let r = 0; r < m; r++) {
+      const cr = c + <usize>r * rowBytes;
+      for (let j = j0; j < vectorEnd; j += 4) v128.store(cr + <usize>(j * 4), f32x4.splat(0));
+      for (let j = vectorEnd; j < j1; j++) store<f32>(cr + <usize>(j * 4), 0);
+    }
+    let kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+      const b0 = b + <usize>kk * rowBytes;
+      for (let r = 0; r < m; r++) {
+        const ar = a + <usize>r * rowStride + <usize>kk * kStride;
+        const s0 = load<f32>(ar);
+        const s1 = load<f32>(ar + kStride);
+        const s2 = load<f32>(ar + 2 * kStride);
+        const s3 = load<f32>(ar + 3 * kStride);
+        const s4 = load<f32>(ar + 4 * kStride);
+        const s5 = load<f32>(ar + 5 * kStride);
+        const s6 = load<f32>(ar + 6 * kStride);
+        const s7 = load<f32>(ar + 7 * kStride);
+        const a0 = f32x4.splat(s0), a1 = f32x4.splat(s1), a2 = f32x4.splat(s2), a3 = f32x4.splat(s3);
+        const a4 = f32x4.splat(s4), a5 = f32x4.splat(s5), a6 = f32x4.splat(s6), a7 = f32x4.splat(s7);
+        const cr = c + <usize>r * rowBytes;
+        for (let j = j0; j < vectorEnd; j += 4) {
+          const o = <usize>(j * 4);
+          let pb = b0 + o;
+          let acc = v128.load(cr + o);
+          acc = f32x4.add(acc, f32x4.mul(a0, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a1, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a2, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a3, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a4, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a5, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a6, v128.load(pb))); pb += rowBytes;
+          acc = f32x4.add(acc, f32x4.mul(a7, v128.load(pb)));
+          v128.store(cr + o, acc);
+        }
+        for (let j = vectorEnd; j < j1; j++) {
+          const o = <usize>(j * 4);
+          let pb = b0 + o;
+          let acc = load<f32>(cr + o);
+          acc += s0 * load<f32>(pb); pb += rowBytes;
+          acc += s1 * load<f32>(pb); pb += rowBytes;
+          acc += s2 * load<f32>(pb); pb += rowBytes;
+          acc += s3 * load<f32>(pb); pb += rowBytes;
+          acc += s4 * load<f32>(pb); pb += rowBytes;
+          acc += s5 * load<f32>(pb); pb += rowBytes;
+          acc += s6 * load<f32>(pb); pb += rowBytes;
+          acc += s7 * load<f32>(pb);
+          store<f32>(cr + o, acc);
+        }
+      }
+    }
+    for (; kk < k; kk++) {
+      const b0 = b + <usize>kk * rowBytes;
+      for (let r = 0; r < m; r++) {
+        const s0 = load<f32>(a + <usize>r * rowStride + <usize>kk * kStride);
+        const a0 = f32x4.splat(s0);
+        const cr = c + <usize>r * rowBytes;
+        for (let j = j0; j < vectorEnd; j += 4) {
+          const o = <usize>(j * 4);
+          v128.store(cr + o, f32x4.add(v128.load(cr + o), f32x4.mul(a0, v128.load(b0 + o))));
+        }
+        for (let j = vectorEnd; j < j1; j++) {
+          const o = <usize>(j * 4);
+          store<f32>(cr + o, load<f32>(cr + o) + s0 * load<f32>(b0 + o));
+        }
       }
     }
   }
