@@ -23,6 +23,7 @@ import {
   tf,
   vocabularyChunkColumns,
   webgpuBufferPoolStats,
+  wasmHeapBytes,
   linear,
   MemoryEstimateError,
   type BackendChoice,
@@ -255,6 +256,8 @@ const params = randomParams();
 // Upload now (tensors made from arrays are uploaded lazily) and wait for the device.
 await tf.tidy(() => tf.addN(paramTensors(params).map((t) => tf.sum(t)))).data(); // one sum over every weight
 const gpuBytes = (tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number }).numBytesInGPU;
+const heapAfterUpload = wasmHeapBytes();
+if (heapAfterUpload !== null) console.log(`gpu-bench: wasm heap ${formatBytes(heapAfterUpload)} after the upload, ${formatBytes(tf.memory().numBytes)} in tensors`);
 report("uploadSeconds", seconds(start), `weights made and uploaded in ${seconds(start).toFixed(1)} s${gpuBytes ? ` (${formatBytes(gpuBytes)} on the device)` : ""}`);
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +346,8 @@ async function trainStep(): Promise<{ loss: number; seconds: number }> {
   const loss = (await value.data())[0]!;
   await loraVariables[0]!.data(); // the update has run
   tf.dispose([value, ...Object.values(grads)]);
+  const heap = wasmHeapBytes();
+  if (heap !== null) console.log(`gpu-bench: wasm heap ${formatBytes(heap)} after the step, ${formatBytes(tf.memory().numBytes)} in tensors`);
   return { loss, seconds: seconds(t) };
 }
 const warm = await trainStep();

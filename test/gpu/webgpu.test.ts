@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   chunkedLogits,
   chunkedTokenLogProbs,
+  frozenChunkedTokenLogProbs,
   disposeVocabularyChunks,
   initBackend,
   probeWebgpu,
@@ -177,7 +178,14 @@ describe.skipIf(skipReason !== null)(`webgpu backend (Dawn) vs wasm${skipReason 
       const logProbs = chunkedTokenLogProbs(hidden, vocabulary, targets);
       const reference = tf.sum(tf.mul(tf.logSoftmax(full), tf.oneHot(tf.tensor1d(targets, "int32"), 384)), 1);
       expect(maxAbsDiff(await logProbs.data(), await reference.data())).toBeLessThan(1e-5);
-      tf.dispose([hidden, full, chunked, logProbs, reference]);
+      // Blocks sliced per use, with the recomputing gradient: the same values and d hidden.
+      const frozen = frozenChunkedTokenLogProbs(hidden, model.params.lmHeadT, 100, targets);
+      expect(maxAbsDiff(await frozen.data(), await reference.data())).toBeLessThan(1e-5);
+      const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), 384);
+      const dFrozen = tf.grad((h: tf.Tensor) => tf.sum(frozenChunkedTokenLogProbs(h as tf.Tensor2D, model.params.lmHeadT, 100, targets)))(hidden);
+      const dFull = tf.grad((h: tf.Tensor) => tf.sum(tf.mul(tf.logSoftmax(tf.matMul(h, model.params.lmHeadT)), oneHot)))(hidden);
+      expect(maxAbsDiff(await dFrozen.data(), await dFull.data())).toBeLessThan(1e-5);
+      tf.dispose([hidden, full, chunked, logProbs, reference, frozen, oneHot, dFrozen, dFull]);
       disposeVocabularyChunks(vocabulary);
     });
   });

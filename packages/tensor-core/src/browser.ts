@@ -33,6 +33,7 @@ export {
   inferenceAttention,
   inferenceKernelsAvailable,
   isRecordingGradients,
+  wasmHeapBytes,
   fusedKernelsActive,
   RMS_NORM_KERNEL,
   RMS_NORM_GRAD_KERNEL,

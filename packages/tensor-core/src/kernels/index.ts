@@ -18,5 +18,5 @@ export {
   INFERENCE_ATTENTION_KERNEL,
   type HeadPreparation,
 } from "./inference-attention.js";
-export { wasmKernelsFor, activeWasmKernels, isRecordingGradients } from "./wasm-kernels.js";
+export { wasmKernelsFor, activeWasmKernels, isRecordingGradients, wasmHeapBytes } from "./wasm-kernels.js";
 export { fusedKernelsActive } from "./webgpu-fused.js";

@@ -121,6 +121,13 @@ export function activeWasmKernels(): WasmKernels | null {
   return wasmKernelsFor(tf.backend());
 }
 
+/** Size of the active tfjs-wasm heap in bytes (it only grows, up to 4 GiB), or null off wasm. */
+export function wasmHeapBytes(): number | null {
+  if (tf.getBackend() !== "wasm") return null;
+  const memory = findMemory(tf.backend() as unknown as WasmBackendInternals);
+  return memory ? memory.buffer.byteLength : null;
+}
+
 /** Byte offset of a float32 tensor in the wasm heap. */
 export function heapOffset(kernels: WasmKernels, tensor: tf.TensorInfo): number {
   const offset = kernels.backend.dataIdMap.get(tensor.dataId)?.memoryOffset;
