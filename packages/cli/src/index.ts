@@ -12,3 +12,5 @@ export { gsmExamples, tomExamples } from "./tiny/data.js";
 export { installErrorHandlers, reportError } from "./errors.js";
 export { scriptCommand, runScript, Command, CommanderError } from "./script.js";
 export { numberFlag, positiveIntegerFlag, nonNegativeIntegerFlag } from "./flags.js";
+export { fig2Config, type Fig2Dials } from "./fig2/config.js";
+export { collectFig2Runs, fig2Rl, fig2Runs, fig2Stage1, loadStage1, parseShard, readRunCurve, type Fig2Config, type Fig2RunRecord, type Fig2RunSpec, type Stage1Summary } from "./fig2/run.js";

@@ -254,6 +254,7 @@ export async function runPipeline(base: QwenModel, tokenizer: Tokenizer, config:
         `total ${(seconds / 60).toFixed(1)} minutes`,
         "evaluation: greedy tokens, exits sampled from the heads (seeded)",
         `try the adapters live in a browser (the exit-offset slider, per-token depth colours, base vs adapter side by side): eecot playground --model ${base.directory} --adapter ${rl.adapterDir} --serve`,
+        "longer RL over five seeds and a λ sweep (the paper's Figure 2): eecot replicate fig2, results in examples/tiny-fig2/README.md",
       ],
     },
     judge: { enabled: judge !== null, ...(judge ? { model: judge.model } : {}) },

@@ -15,6 +15,7 @@ import { registerMakeCheckpoint } from "./commands/make-checkpoint.js";
 import { registerPlayground } from "./commands/playground.js";
 import { registerJudge } from "./judge-run.js";
 import { heldRunLocks, releaseRunLocks } from "./run-lock.js";
+import { registerReplicate } from "./commands/replicate.js";
 
 /** This package's version (package.json sits one folder above both src/ and dist/). */
 export function cliVersion(): string {
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerMakeCheckpoint(program);
   registerPlayground(program);
   registerJudge(program);
+  registerReplicate(program);
   return program;
 }
 

@@ -34,6 +34,8 @@ export interface RlRunOptions {
   readonly evalMaxNewTokens?: number;
   readonly shouldStop?: () => boolean;
   readonly quiet?: boolean;
+  /** Ask the judge configured by EECOT_JUDGE_* at each held-out evaluation (default false). */
+  readonly evalJudge?: boolean;
   /** Notes (resume, cleaned temporaries) go here; default stderr. */
   readonly log?: (line: string) => void;
 }
@@ -44,6 +46,11 @@ export interface RlCurvePoint {
   readonly averageCompute: number;
   readonly totalCompute: number;
   readonly repeatedNgramRate: number;
+  /** Coherence proxies and format of the held-out completions (absent in records before 0.x). */
+  readonly perplexity?: number;
+  readonly formatRate?: number;
+  /** The judge's overall 0–10 score, when the run asked for the judge and one is configured. */
+  readonly judgeOverall?: number;
   readonly reward?: number;
   readonly kl?: number;
 }
@@ -130,7 +137,7 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
   const curve = earlier.filter((r) => r.type === "eval").map(({ type: _, ...r }) => r as unknown as RlCurvePoint);
   let latest: { step: number; metrics: EvaluationMetrics } | null = null;
   const evaluate = async (step: number) => {
-    const result = await evaluateModel(base, model, tokenizer, options.heldOut, { maxNewTokens: options.evalMaxNewTokens ?? 96, seed: 7, label: `held-out eval @${step}`, quiet: options.quiet, judge: false });
+    const result = await evaluateModel(base, model, tokenizer, options.heldOut, { maxNewTokens: options.evalMaxNewTokens ?? 96, seed: 7, label: `held-out eval @${step}`, quiet: options.quiet, judge: options.evalJudge === true });
     const last = steps.at(-1);
     const point: RlCurvePoint = {
       step,
@@ -138,6 +145,9 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
       averageCompute: result.metrics.averageCompute,
       totalCompute: result.metrics.totalCompute,
       repeatedNgramRate: result.metrics.repeatedNgramRate,
+      perplexity: result.metrics.perplexity,
+      formatRate: result.metrics.formatRate,
+      ...(result.metrics.judge ? { judgeOverall: result.metrics.judge.overall } : {}),
       ...(last ? { reward: last.reward, kl: last.klToReference } : {}),
     };
     curve.push(point);

@@ -111,6 +111,14 @@ export interface LineSeries {
   readonly color?: string;
   /** Dashed line (reference values). */
   readonly dashed?: boolean;
+  /** Stroke width in pixels. Default 2. */
+  readonly strokeWidth?: number;
+  /** Stroke opacity 0–1 (light per-seed lines under a bold mean). Default 1. */
+  readonly opacity?: number;
+  /** Leave out of the legend (e.g. every seed but one). Default false. */
+  readonly hideInLegend?: boolean;
+  /** Mark points with dots when there are few. Default true. */
+  readonly markers?: boolean;
 }
 
 /** Line-chart options. */
@@ -136,7 +144,7 @@ export function lineChart(options: LineChartOptions): string {
   const series = options.series
     .map((s, i) => ({ ...s, color: s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]!, points: [...s.points].filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x) }))
     .filter((s) => s.points.length > 0);
-  const leg = legend(series, 56, 36, width - 72);
+  const leg = legend(series.filter((s) => s.hideInLegend !== true), 56, 36, width - 72);
   const frame: Frame = { width, height, left: 62, right: 16, top: 30 + leg.height + 6, bottom: 42 };
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = [...series.flatMap((s) => s.points.map((p) => p.y)), ...(options.yInclude ?? [])];
@@ -158,8 +166,9 @@ export function lineChart(options: LineChartOptions): string {
   for (const s of series) {
     const d = s.points.map((p, i) => `${i === 0 ? "M" : "L"}${num(px(p.x))} ${num(py(p.y))}`).join(" ");
     const dash = s.dashed ? ` stroke-dasharray="6 4"` : "";
-    parts.push(`<path class="series" d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${dash}><title>${escapeHtml(s.name)}</title></path>`);
-    if (s.points.length <= 40 && !s.dashed) {
+    const opacity = s.opacity !== undefined && s.opacity < 1 ? ` stroke-opacity="${num(s.opacity)}"` : "";
+    parts.push(`<path class="series" d="${d}" fill="none" stroke="${s.color}" stroke-width="${num(s.strokeWidth ?? 2)}"${opacity}${dash}><title>${escapeHtml(s.name)}</title></path>`);
+    if (s.points.length <= 40 && !s.dashed && s.markers !== false) {
       for (const p of s.points) {
         parts.push(`<circle cx="${num(px(p.x))}" cy="${num(py(p.y))}" r="2.5" fill="${s.color}"><title>${escapeHtml(`${s.name}: x=${p.x}, y=${yFormat(p.y, y.step / 100)}`)}</title></circle>`);
       }
