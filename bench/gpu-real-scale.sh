@@ -24,7 +24,9 @@ if [[ "${1:-}" == "--make-bundle" ]]; then
   set -e
   cd "$HERE/.."
   B=runs/real-scale-bundle
-  rm -rf "$B" && mkdir -p "$B/dist/linux-x64" "$B/lib"
+  # bin/ holds the program with what it finds beside itself (tfjs's .wasm files, dist/…/dawn.node);
+  # the CLI reads its version from ../package.json.
+  rm -rf "$B" && mkdir -p "$B/bin/dist/linux-x64" "$B/lib"
   # Static imports of the optional packages, handed to tensor-core (a bundle cannot resolve them);
   # the first argument picks the program: `eecot ...` or `real-scale ...`.
   cat >"$B/entry.ts" <<ENTRY
@@ -46,12 +48,13 @@ ENTRY
     const esbuild = createRequire(createRequire(import.meta.url + '/').resolve('tsx/package.json'))('esbuild');
     await esbuild.build({
       entryPoints: ['$B/entry.ts'], bundle: true, ignoreAnnotations: true, platform: 'node', format: 'esm', target: 'node20',
-      outfile: '$B/real-scale.mjs', tsconfig: 'tsconfig.json', logLevel: 'error', external: ['@resvg/resvg-js'],
+      outfile: '$B/bin/real-scale.mjs', tsconfig: 'tsconfig.json', logLevel: 'error', external: ['@resvg/resvg-js'],
       banner: { js: \"import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);\" },
     });"
   rm "$B/entry.ts"
-  cp -L packages/tensor-core/node_modules/webgpu/dist/linux-x64/dawn.node "$B/dist/linux-x64/"
-  cp -L packages/tensor-core/node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$B/"
+  cp -L packages/tensor-core/node_modules/webgpu/dist/linux-x64/dawn.node "$B/bin/dist/linux-x64/"
+  cp -L packages/tensor-core/node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$B/bin/"
+  cp packages/cli/package.json "$B/package.json"
   for lib in libvulkan.so.1 libGLdispatch.so.0 libGLX.so.0; do
     path=$(ldconfig -p 2>/dev/null | awk -v name="$lib" '$1 == name && /x86-64/ { print $NF; exit }')
     if [[ -n "$path" ]]; then cp -L "$path" "$B/lib/$lib"; fi
@@ -72,14 +75,14 @@ for arg in "$@"; do
 done
 
 # Inside the bundle: node + real-scale.mjs; in a checkout: tsx on the sources.
-if [[ -e "$HERE/real-scale.mjs" ]]; then
+if [[ -e "$HERE/bin/real-scale.mjs" ]]; then
   NODE=node
   if ! command -v node >/dev/null 2>&1 || [[ $(node -p 'process.versions.node.split(".")[0]') -lt 20 ]]; then
     mkdir -p "${TMPDIR:-/tmp}/real-scale-node" && xz -dc "$HERE/node.xz" >"${TMPDIR:-/tmp}/real-scale-node/node" && chmod +x "${TMPDIR:-/tmp}/real-scale-node/node"
     NODE="${TMPDIR:-/tmp}/real-scale-node/node"
   fi
-  EECOT=("$NODE" "$HERE/real-scale.mjs" eecot)
-  BENCH=("$NODE" "$HERE/real-scale.mjs" real-scale)
+  EECOT=("$NODE" "$HERE/bin/real-scale.mjs" eecot)
+  BENCH=("$NODE" "$HERE/bin/real-scale.mjs" real-scale)
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then export LD_LIBRARY_PATH="$HERE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 else
   cd "$HERE/.."
