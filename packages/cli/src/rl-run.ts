@@ -11,6 +11,7 @@ import { appendFile, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { rewardFor, type TaskExample } from "@eecot/datasets";
 import { EarlyExitPolicy, saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
+import { writeFailureHint } from "@eecot/tensor-core";
 import { checkpointSteps, findLatestCheckpoint, resolveRlooConfig, trainRloo, type RlooConfigOverrides, type RlooStepMetrics } from "@eecot/rloo";
 import type { QwenModel, Tokenizer } from "@eecot/transformer";
 import { evaluateModel, type EvaluationMetrics } from "./evaluate-model.js";
@@ -68,7 +69,7 @@ async function appendRecord(path: string, record: Record<string, unknown>): Prom
   try {
     await appendFile(path, JSON.stringify(record) + "\n");
   } catch (error) {
-    throw new Error(`rl: cannot write ${path}: ${(error as Error).message}`);
+    throw new Error(`rl: cannot write ${path}: ${(error as Error).message}${writeFailureHint(error)}`);
   }
 }
 
@@ -106,7 +107,7 @@ export async function truncateRlMetrics(path: string, step: number, total: numbe
     await writeFile(temporary, kept.map((r) => JSON.stringify(r) + "\n").join(""));
     await rename(temporary, path);
   } catch (error) {
-    throw new Error(`rl: cannot rewrite ${path}: ${(error as Error).message}`);
+    throw new Error(`rl: cannot rewrite ${path}: ${(error as Error).message}${writeFailureHint(error)}`);
   }
   return kept;
 }
@@ -128,7 +129,7 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
     try {
       await writeFile(metricsFile, "");
     } catch (error) {
-      throw new Error(`rl: cannot write ${metricsFile}: ${(error as Error).message}`);
+      throw new Error(`rl: cannot write ${metricsFile}: ${(error as Error).message}${writeFailureHint(error)}`);
     }
   }
   const taskOf = new Map(options.train.map((e) => [e.prompt, e.task]));

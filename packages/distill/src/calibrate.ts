@@ -15,7 +15,7 @@
 // is not checkpointed).
 import { appendFile, mkdir, readFile, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { Rng, tf } from "@eecot/tensor-core";
+import { Rng, tf, writeFailureHint } from "@eecot/tensor-core";
 import { saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import { AdamGroup } from "./adam.js";
 import { checkpointSteps, findLatestCheckpoint, loadDistillCheckpoint, saveDistillCheckpoint, type DistillOptimizers } from "./checkpoint.js";
@@ -185,7 +185,13 @@ export async function calibrate(model: EarlyExitModel, trajectories: readonly To
   const metricsPath = join(options.outDir, "metrics.jsonl");
   const checkpointsDir = join(options.outDir, "checkpoints");
   await mkdir(options.outDir, { recursive: true });
-  const record = (entry: Record<string, unknown>) => appendFile(metricsPath, JSON.stringify(entry) + "\n");
+  const record = async (entry: Record<string, unknown>) => {
+    try {
+      await appendFile(metricsPath, JSON.stringify(entry) + "\n");
+    } catch (error) {
+      throw new Error(`calibrate: cannot write ${metricsPath}: ${(error as Error).message}${writeFailureHint(error)}`, { cause: error });
+    }
+  };
 
   // Trajectories with tokens, their divergences and targets.
   if (options.divergences && options.divergences.length !== trajectories.length) {

@@ -9,7 +9,7 @@
 // functions of (seed, step), so the step counter is the whole RNG state.
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
+import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeFailureHint, writeSafetensors } from "@eecot/tensor-core";
 import { loadEarlyExitAdapters, saveEarlyExitAdapters, type EarlyExitModel } from "@eecot/early-exit";
 import type { AdamGroup } from "./adam.js";
 import type { DistillConfig } from "./config.js";
@@ -77,7 +77,7 @@ export async function saveDistillCheckpoint(
     await rename(temporaryPath, finalPath);
   } catch (error) {
     await rm(temporaryPath, { recursive: true, force: true });
-    throw new Error(`distill: failed to write checkpoint ${finalPath}: ${(error as Error).message}`);
+    throw new Error(`distill: failed to write checkpoint ${finalPath}: ${(error as Error).message}${writeFailureHint(error)}`, { cause: error });
   }
   const keep = run.keep ?? Infinity;
   await removeOldCheckpoints(directory, keep);

@@ -3,7 +3,7 @@
 // The folder is written beside DIR and renamed over it, so a crash never leaves half a folder.
 import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { tf, directoryFileSource, replaceDirectory, writeSafetensors, type SafetensorsTensor } from "@eecot/tensor-core";
+import { tf, directoryFileSource, replaceDirectory, writeFailureHint, writeSafetensors, type SafetensorsTensor } from "@eecot/tensor-core";
 import type { QwenModel } from "@eecot/transformer";
 import {
   ADAPTER_CONFIG_FILE,
@@ -89,7 +89,7 @@ export async function saveEarlyExitAdapters(dir: string, model: EarlyExitModel, 
     await replaceDirectory(staging, dir);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw error;
+    throw new Error(`early-exit: cannot write the adapter folder ${dir}: ${(error as Error).message}${writeFailureHint(error)}`, { cause: error });
   }
 }
 

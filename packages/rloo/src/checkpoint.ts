@@ -10,7 +10,7 @@
 
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeSafetensors } from "@eecot/tensor-core";
+import { checkpointName, checkpointSteps, findLatestCheckpoint, openSafetensors, removeOldCheckpoints, tensorsToRecords, tf, writeFailureHint, writeSafetensors } from "@eecot/tensor-core";
 import type { AugmentedVocabularyPolicy } from "@eecot/policy";
 import type { RlooConfig } from "./config.js";
 import type { RlooOptimizers } from "./step.js";
@@ -74,7 +74,7 @@ export async function saveRlooCheckpoint(
     await rename(temporaryPath, finalPath);
   } catch (error) {
     await rm(temporaryPath, { recursive: true, force: true });
-    throw new Error(`rloo: failed to write checkpoint ${finalPath}: ${(error as Error).message}`);
+    throw new Error(`rloo: failed to write checkpoint ${finalPath}: ${(error as Error).message}${writeFailureHint(error)}`, { cause: error });
   }
   await removeOldCheckpoints(directory, config.keepCheckpoints);
   return finalPath;

@@ -64,5 +64,6 @@ export {
 } from "./testing.js";
 export { replaceDirectory } from "./atomic.js";
 export { checkpointName, checkpointSteps, findLatestCheckpoint, removeOldCheckpoints } from "./checkpoint-folders.js";
+export { writeFailureHint } from "./write-errors.js";
 export { directoryFileSource } from "./directory-source.js";
 export { wasmBinaryFiles } from "./wasm-files.js";

@@ -5,7 +5,7 @@
 import { writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { Rng } from "@eecot/tensor-core";
+import { Rng, writeFailureHint } from "@eecot/tensor-core";
 import { loadDataSpec, type TaskExample } from "@eecot/datasets";
 import { EarlyExitModel } from "@eecot/early-exit";
 import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type DistillConfig } from "@eecot/distill";
@@ -261,8 +261,12 @@ export function registerCalibrate(program: Command): void {
         calibration: report,
       };
       const path = join(options.out, "calibration.json");
-      await writeFile(`${path}.tmp`, JSON.stringify(document, null, 2) + "\n");
-      await rename(`${path}.tmp`, path);
+      try {
+        await writeFile(`${path}.tmp`, JSON.stringify(document, null, 2) + "\n");
+        await rename(`${path}.tmp`, path);
+      } catch (error) {
+        throw new Error(`calibrate: cannot write ${path}: ${(error as Error).message}${writeFailureHint(error)}`, { cause: error });
+      }
       model.dispose();
       if (options.json) {
         process.stdout.write(JSON.stringify(document) + "\n");
