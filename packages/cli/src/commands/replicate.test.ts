@@ -63,6 +63,8 @@ describe("eecot replicate fig2", () => {
     await expect(run("replicate", "fig2", "--shard", "2/2")).rejects.toThrow(/--shard must be "i\/n" with 0 ≤ i < n, got "2\/2"/);
     await expect(run("replicate", "fig2", "--steps", "abc")).rejects.toThrow(/--steps/);
     await expect(run("replicate", "fig2", "--kl-factor", "-1")).rejects.toThrow(/--kl-factor/);
+    await expect(run("replicate", "fig2", "--sweep", "0,abc")).rejects.toThrow(/--sweep/);
+    await expect(run("replicate", "fig2", "--exit-penalty", "-1")).rejects.toThrow(/--exit-penalty/);
     await expect(run("replicate", "fig2", "--jobs", "2", "--shard", "0/2")).rejects.toThrow(/--jobs or --shard, not both/);
   });
 });

@@ -28,6 +28,8 @@ interface ReplicateOptions {
   sweepSteps?: string;
   klFactor?: string;
   exitOffset?: string;
+  exitPenalty?: string;
+  sweep?: string;
   figure: boolean;
 }
 
@@ -39,6 +41,8 @@ interface Fig2Identity {
   readonly exitOffset: number;
   readonly mainSteps: number;
   readonly sweepSteps: number;
+  readonly mainPenalty: number;
+  readonly sweepPenalties: readonly number[];
 }
 
 export const FIG2_FILES = { identity: "replication.json", json: "fig2.json", svg: "fig2.svg", png: "fig2.png", sweepSvg: "fig2-sweep.svg", sweepPng: "fig2-sweep.png", markdown: "fig2.md" } as const;
@@ -161,6 +165,8 @@ export function registerReplicate(program: Command): void {
     .option("--sweep-steps <n>", "RL steps of each λ-sweep run (default 100, quick 1)")
     .option("--kl-factor <f>", `stage-1 KL factor (default ${FIG2_KL_FACTOR}, chosen by measurement: see examples/tiny-fig2/README.md)`)
     .option("--exit-offset <o>", `exit offset of the stage-1 policy RL starts from (default ${FIG2_EXIT_OFFSET})`)
+    .option("--exit-penalty <λ>", "λ of the five main runs (default 1.5)")
+    .option("--sweep <list>", 'λ values of the sweep, e.g. "0,0.5,1.5,3" (the default), or "none"')
     .option("--no-figure", "train only; leave the figure to a later run")
     .action(async (options: ReplicateOptions, command: Command) => {
       const jobs = positiveIntegerFlag(options.jobs, "--jobs");
@@ -170,13 +176,15 @@ export function registerReplicate(program: Command): void {
         ...(options.sweepSteps !== undefined ? { sweepSteps: positiveIntegerFlag(options.sweepSteps, "--sweep-steps") } : {}),
         ...(options.klFactor !== undefined ? { klFactor: numberFlag(options.klFactor, "--kl-factor", { above: 0 }) } : {}),
         ...(options.exitOffset !== undefined ? { exitOffset: integerFlag(options.exitOffset, "--exit-offset") } : {}),
+        ...(options.exitPenalty !== undefined ? { mainPenalty: numberFlag(options.exitPenalty, "--exit-penalty", { min: 0 }) } : {}),
+        ...(options.sweep !== undefined ? { sweepPenalties: options.sweep === "none" ? [] : options.sweep.split(",").map((v) => numberFlag(v.trim(), "--sweep", { min: 0 })) } : {}),
       };
       if (shard && jobs > 1) throw new Error("replicate fig2: give --jobs or --shard, not both");
       const quick = options.quick === true;
       const config = fig2Config(quick, dials);
       const dir = options.out ?? (quick ? "runs/fig2-quick" : "runs/fig2");
       const modelDir = options.model ?? bundledModelDir();
-      const identity: Fig2Identity = { model: options.model ?? "bundled", quick, klFactor: config.distill.klFactor ?? 1, exitOffset: config.exitOffset, mainSteps: config.mainSteps, sweepSteps: config.sweep.steps };
+      const identity: Fig2Identity = { model: options.model ?? "bundled", quick, klFactor: config.distill.klFactor ?? 1, exitOffset: config.exitOffset, mainSteps: config.mainSteps, sweepSteps: config.sweep.steps, mainPenalty: config.mainPenalty, sweepPenalties: config.sweep.penalties };
       await checkIdentity(dir, identity);
       const started = performance.now();
       await startBackend(command);
@@ -186,7 +194,7 @@ export function registerReplicate(program: Command): void {
       const stage1 = await fig2Stage1(loaded.model, tokenizer, config, dir, log);
       const runs = fig2Runs(config);
       if (jobs > 1) {
-        const passOn = [...(quick ? ["--quick"] : []), "--out", dir, ...(options.model ? ["--model", options.model] : []), ...Object.entries({ "--steps": options.steps, "--sweep-steps": options.sweepSteps, "--kl-factor": options.klFactor, "--exit-offset": options.exitOffset }).flatMap(([k, v]) => (v === undefined ? [] : [k, v]))];
+        const passOn = [...(quick ? ["--quick"] : []), "--out", dir, ...(options.model ? ["--model", options.model] : []), ...Object.entries({ "--steps": options.steps, "--sweep-steps": options.sweepSteps, "--kl-factor": options.klFactor, "--exit-offset": options.exitOffset, "--exit-penalty": options.exitPenalty, "--sweep": options.sweep }).flatMap(([k, v]) => (v === undefined ? [] : [k, v]))];
         const backend = (command.optsWithGlobals() as { backend?: string }).backend;
         await runShards(dir, jobs, [...(backend ? ["--backend", backend] : []), "replicate", "fig2", ...passOn], runs.reduce((n, r) => n + r.steps, 0));
       } else {

@@ -17,6 +17,10 @@ export interface Fig2Dials {
   readonly exitOffset?: number;
   readonly rlSteps?: number;
   readonly sweepSteps?: number;
+  /** λ of the main runs (default 1.5, the reference code's). */
+  readonly mainPenalty?: number;
+  /** λ values of the sweep ([] for none). */
+  readonly sweepPenalties?: readonly number[];
 }
 
 /** The full replication (or, quick, a seconds-long smoke version with the same structure). */
@@ -50,10 +54,10 @@ export function fig2Config(quick: boolean, dials: Fig2Dials = {}): Fig2Config {
       evalEvery: n.evalEvery,
       checkpointEvery: Math.max(1, Math.floor(n.evalEvery / 2)),
     },
-    mainPenalty: 1.5,
+    mainPenalty: dials.mainPenalty ?? 1.5,
     mainSteps: dials.rlSteps ?? n.rlSteps,
     seeds: n.seeds,
-    sweep: { penalties: n.penalties, seeds: n.sweepSeeds, steps: dials.sweepSteps ?? n.sweepSteps },
+    sweep: { penalties: dials.sweepPenalties ?? n.penalties, seeds: n.sweepSeeds, steps: dials.sweepSteps ?? n.sweepSteps },
     seed,
   };
 }
