@@ -57,7 +57,7 @@ describe("--fresh-heads: a plain PEFT LoRA folder (no exit heads) in every --ada
 
   test("every command that takes --adapter has --fresh-heads", () => {
     const commands = buildProgram().commands.filter((c) => c.options.some((o) => o.long === "--adapter"));
-    expect(commands.map((c) => c.name()).sort()).toEqual(["eval", "externalisation", "generate", "rl"]);
+    expect(commands.map((c) => c.name()).sort()).toEqual(["eval", "externalisation", "generate", "playground", "rl"]);
     for (const command of commands) expect(command.options.some((o) => o.long === "--fresh-heads"), command.name()).toBe(true);
   });
 
@@ -71,5 +71,7 @@ describe("--fresh-heads: a plain PEFT LoRA folder (no exit heads) in every --ada
     await expect(run("eval", "--data", "tom:2", "--max-new-tokens", "4", "--adapter", peft)).rejects.toThrow(/pass --fresh-heads/);
     const evaluation = JSON.parse(await stdoutOf("eval", "--data", "tom:2", "--max-new-tokens", "4", "--adapter", peft, "--fresh-heads", "--json"));
     expect(evaluation.results.map((r: { label: string }) => r.label)).toEqual(["early-exit"]);
+    const page = join(await mkdtemp(join(tmpdir(), "eecot-peft-page-")), "page");
+    await expect(run("playground", "--adapter", peft, "--out", page)).rejects.toThrow(`${peft}: no early_exit_config.json or exit_heads.safetensors (a plain PEFT LoRA folder?); pass --fresh-heads`);
   }, 120_000);
 });

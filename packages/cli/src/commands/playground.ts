@@ -1,9 +1,12 @@
 // `eecot playground`: writes a self-contained static folder that runs the model (and an adapter)
 // live in a browser, and with --serve serves it on 127.0.0.1.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { formatBytes } from "@eecot/tensor-core";
 import { bundledModelDir } from "../bundled.js";
 import { integerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
+import { FRESH_HEADS_HELP } from "../setup.js";
 import { DEFAULT_PLAYGROUND_DEFAULTS, servePlayground, writePlayground } from "../playground/build.js";
 
 interface PlaygroundCommandOptions {
@@ -16,6 +19,7 @@ interface PlaygroundCommandOptions {
   seed: string;
   temperature: string;
   maxNewTokens: string;
+  freshHeads?: boolean;
 }
 
 export function registerPlayground(program: Command): void {
@@ -24,6 +28,7 @@ export function registerPlayground(program: Command): void {
     .description("write a static web page that runs the model live in the browser (sampled exits, depth colours, exit-offset slider); --serve serves it")
     .option("--model <dir>", "Hugging Face model folder (default: the bundled models/tiny-reasoner)")
     .option("--adapter <dir>", "early-exit adapter folder (from eecot calibrate / rl / demo); default: untrained exit heads")
+    .option("--fresh-heads", FRESH_HEADS_HELP)
     .option("--out <dir>", "folder to write (replaced)", "playground")
     .option("--serve", "serve the folder on 127.0.0.1 and print its URL (Ctrl-C stops)")
     .option("--port <n>", "port for --serve (0 = any free port)", "8765")
@@ -33,6 +38,10 @@ export function registerPlayground(program: Command): void {
     .option("--max-new-tokens <n>", "the page's starting number of new tokens", String(DEFAULT_PLAYGROUND_DEFAULTS.maxNewTokens))
     .action(async (options: PlaygroundCommandOptions) => {
       const port = integerFlag(options.port, "--port", { min: 0, max: 65535 });
+      const adapter = options.adapter;
+      if (adapter !== undefined && options.freshHeads !== true && existsSync(join(adapter, "adapter_config.json")) && !existsSync(join(adapter, "early_exit_config.json")) && !existsSync(join(adapter, "exit_heads.safetensors"))) {
+        throw new Error(`${adapter}: no early_exit_config.json or exit_heads.safetensors (a plain PEFT LoRA folder?); pass --fresh-heads to start the page with fresh exit heads`);
+      }
       const summary = await writePlayground({
         model: options.model ?? bundledModelDir(),
         adapter: options.adapter ?? null,
