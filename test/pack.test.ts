@@ -24,10 +24,10 @@ describe("the packed packages, npm-installed offline into an empty folder", () =
   let result: PackResult;
   beforeAll(() => {
     const script = fileURLToPath(new URL("../scripts/pack-test.mjs", import.meta.url));
-    const run = spawnSync(process.execPath, [script], { encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+    const run = spawnSync(process.execPath, [script], { encoding: "utf8", timeout: 900_000, maxBuffer: 64 * 1024 * 1024 });
     if (run.status !== 0) throw new Error(`scripts/pack-test.mjs failed (exit ${run.status}):\n${run.stderr.slice(-6000)}`);
     result = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as PackResult;
-  }, 600_000);
+  }, 900_000);
 
   test("every published package is packed and installed", () => {
     expect(Object.keys(result.contents).sort()).toEqual(PUBLISHED.map((p) => `@eecot/${p}`));
