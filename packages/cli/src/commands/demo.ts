@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { loadModelFolder, requireTokenizer, startBackend, TRAINING_WORKLOAD } from "../setup.js";
 import { runPipeline, type PipelineConfig } from "../pipeline.js";
-import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
+import { stagePromptSets } from "../tiny/data.js";
 import { integerFlag, nonNegativeIntegerFlag, numberFlag, optionalFlag, positiveIntegerFlag } from "../flags.js";
 
 export { bundledModelDir } from "../bundled.js";
@@ -27,14 +27,8 @@ export function demoConfig(quick: boolean, seed: number): PipelineConfig {
   const n = quick
     ? { calibration: 6, heldOut: 4, sweep: 3, rl: 8, distillSteps: 4, rlSteps: 2, promptsPerStep: 2, maxNewTokens: 40, viewer: 1, evalEvery: 1 }
     : { calibration: 32, heldOut: 24, sweep: 12, rl: 96, distillSteps: 100, rlSteps: 40, promptsPerStep: 6, maxNewTokens: 64, viewer: 2, evalEvery: 8 };
-  // Disjoint seeds for each use; held-out data also differs from the bundled model's training data.
-  const heldSeed = seed + HELD_OUT_SEED_OFFSET + 17;
-  const mix = (count: number, s: number) => [...gsmExamples(count, s), ...tomExamples(count, s, 1)];
   return {
-    calibrationExamples: mix(n.calibration, seed + 101),
-    heldOutExamples: mix(n.heldOut, heldSeed),
-    rlExamples: mix(n.rl, seed + 202),
-    sweepExamples: mix(n.sweep, seed + 303),
+    ...stagePromptSets(seed, n),
     klFactors: [0.25, 0.5, 1, 2, 4],
     maxNewTokens: n.maxNewTokens,
     // The tiny model's logit lens is far from its final layer (mean KL 2.5 / 1.8 / 1.2 at layers

@@ -3,13 +3,14 @@
 // tokens (@eecot/eval), for the base model and each adapter given, with a resumable cache, a JSON
 // record and an HTML report section.
 import { existsSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { loadDataSpec } from "@eecot/datasets";
 import { loadEarlyExitAdapters } from "@eecot/early-exit";
 import { DEFAULT_FRACTIONS, measureExternalisation, writeReport, type ExternalisationRecord, type ExternalisationSection, type ExternalisationSummary, type ReportData } from "@eecot/eval";
 import { currentBackend } from "@eecot/tensor-core";
+import { writeJsonAtomic } from "../atomic-write.js";
 import { bundledModelDir } from "../bundled.js";
 import { externalisationProblem, modelAnswerer, openContinuationStore, readTaskAnswer } from "../externalisation-model.js";
 import { integerFlag, positiveIntegerFlag } from "../flags.js";
@@ -81,11 +82,6 @@ export function formatExternalisationTable(records: readonly ExternalisationSumm
   const widths = [Math.max(...rows.map(([n]) => n.length)), ...records.map((r) => Math.max(r.label.length, 12))];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(["measure", ...records.map((r) => r.label)]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(([name, get]) => line([name, ...records.map(get)]))].join("\n");
-}
-
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFile(`${file}.tmp`, JSON.stringify(value, null, 2));
-  await rename(`${file}.tmp`, file);
 }
 
 export function registerExternalisation(program: Command): void {

@@ -5,11 +5,12 @@
 // processes (one per core: the wasm backend uses one thread).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadResvgRasterizer } from "@eecot/eval";
+import { writeFileAtomic as writeAtomic } from "../atomic-write.js";
 import { bundledModelDir } from "../bundled.js";
 import { fig2Config, FIG2_EXIT_OFFSET, FIG2_KL_FACTOR } from "../fig2/config.js";
 import { fig2FigureSvg, fig2SweepSvg, formatFig2Summary, summarizeFig2, type Fig2Summary } from "../fig2/figure.js";
@@ -46,12 +47,6 @@ interface Fig2Identity {
 }
 
 export const FIG2_FILES = { identity: "replication.json", json: "fig2.json", svg: "fig2.svg", png: "fig2.png", sweepSvg: "fig2-sweep.svg", sweepPng: "fig2-sweep.png", markdown: "fig2.md" } as const;
-
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  await writeFile(temporary, data);
-  await rename(temporary, path);
-}
 
 /** Refuse a folder started with other settings (naming each), else record the settings. */
 async function checkIdentity(dir: string, identity: Fig2Identity): Promise<void> {

@@ -1,6 +1,6 @@
 // Sizes of the Figure-2 replication on the bundled tiny model, with the measured choices written
 // down (examples/tiny-fig2/README.md has the probe table they come from).
-import { gsmExamples, HELD_OUT_SEED_OFFSET, tomExamples } from "../tiny/data.js";
+import { stagePromptSets } from "../tiny/data.js";
 import type { Fig2Config } from "./run.js";
 
 /** Stage-1 dials chosen by the probe (base 71.7 % on the 60 held-out prompts):
@@ -29,12 +29,11 @@ export function fig2Config(quick: boolean, dials: Fig2Dials = {}): Fig2Config {
   const n = quick
     ? { calibration: 3, heldOut: 2, rl: 4, distillSteps: 2, rlSteps: 2, sweepSteps: 1, promptsPerStep: 1, maxNewTokens: 12, evalEvery: 1, seeds: [0, 1], sweepSeeds: [0], penalties: [0, 3] }
     : { calibration: 32, heldOut: 30, rl: 96, distillSteps: 100, rlSteps: 200, sweepSteps: 100, promptsPerStep: 4, maxNewTokens: 48, evalEvery: 20, seeds: [0, 1, 2, 3, 4], sweepSeeds: [0, 1], penalties: [0, 0.5, 1.5, 3] };
-  const heldSeed = seed + HELD_OUT_SEED_OFFSET + 17;
-  const mix = (count: number, s: number) => [...gsmExamples(count, s), ...tomExamples(count, s, 1)];
+  const { calibrationExamples, heldOutExamples, rlExamples } = stagePromptSets(seed, n);
   return {
-    calibrationExamples: mix(n.calibration, seed + 101),
-    heldOutExamples: mix(n.heldOut, heldSeed),
-    rlExamples: mix(n.rl, seed + 202),
+    calibrationExamples,
+    heldOutExamples,
+    rlExamples,
     maxNewTokens: n.maxNewTokens,
     distill: {
       klFactor: dials.klFactor ?? FIG2_KL_FACTOR,

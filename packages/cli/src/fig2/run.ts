@@ -9,7 +9,7 @@
 //   <dir>/stage1/                        calibration output (adapter/, metrics.jsonl, checkpoints/)
 //   <dir>/stage1/summary.json            base and stage-1 evaluations on the held-out prompts
 //   <dir>/rl/<run>/                      one RLOO run: rl-metrics.jsonl, checkpoints/, adapter/, done.json
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TaskExample } from "@eecot/datasets";
@@ -17,6 +17,7 @@ import { buildTeacherTrajectories, calibrate, type DistillConfigOverrides } from
 import { EarlyExitModel, loadEarlyExitAdapters } from "@eecot/early-exit";
 import type { RlooConfigOverrides } from "@eecot/rloo";
 import type { QwenModel, Tokenizer } from "@eecot/transformer";
+import { writeJsonAtomic } from "../atomic-write.js";
 import { promptIds } from "../chat.js";
 import { evaluateModel, type EvaluationMetrics } from "../evaluate-model.js";
 import { createProgress } from "../progress.js";
@@ -111,11 +112,6 @@ export function parseShard(text: string, flag = "--shard"): { index: number; cou
   const count = m ? Number(m[2]) : NaN;
   if (!m || !(count >= 1) || !(index < count)) throw new Error(`${flag} must be "i/n" with 0 ≤ i < n, got ${JSON.stringify(text)}`);
   return { index, count };
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2));
-  await rename(`${path}.tmp`, path);
 }
 
 async function readJson<T>(path: string): Promise<T> {

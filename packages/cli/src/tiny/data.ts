@@ -59,3 +59,14 @@ export function buildTinyData(config: TinyDataConfig): TinyData {
 export function targetAnswer(example: TaskExample): string {
   return buildAssistantAnswer(example, { includeReasoning: true, keepCalculatorAnnotations: true });
 }
+
+/** GSM-style + first-order ToM prompt sets on disjoint seeds (calibration, held-out, RL, sweep), as the demo and Figure 2 use them; held-out prompts also differ from the bundled model's training data. */
+export function stagePromptSets(seed: number, counts: { calibration: number; heldOut: number; rl: number; sweep?: number }) {
+  const mix = (count: number, s: number) => [...gsmExamples(count, s), ...tomExamples(count, s, 1)];
+  return {
+    calibrationExamples: mix(counts.calibration, seed + 101),
+    heldOutExamples: mix(counts.heldOut, seed + HELD_OUT_SEED_OFFSET + 17),
+    rlExamples: mix(counts.rl, seed + 202),
+    sweepExamples: mix(counts.sweep ?? 0, seed + 303),
+  };
+}
