@@ -29,6 +29,7 @@ export function buildProgram(): Command {
     .description("Early-exit chain-of-thought: make language models externalise their reasoning")
     .version(cliVersion(), "-V, --version", "print the version")
     .option("--backend <name>", "tensor backend: auto, wasm, cpu, tensorflow, webgpu (or EECOT_BACKEND)")
+    .option("--threads <n>", "wasm: threads for the matMul kernels, 1 turns them off (or EECOT_THREADS; default: the cores, at most 4)")
     .option("--verbose", "also print informative lines, such as a memory estimate that fits easily")
     .showHelpAfterError();
   registerLens(program);

@@ -2,9 +2,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { assertMemoryFits, currentBackend, initBackend, type BackendChoice, type BackendInfo, type MemoryWorkload } from "@eecot/tensor-core";
+import { assertMemoryFits, currentBackend, initBackend, MAX_KERNEL_THREADS, type BackendChoice, type BackendInfo, type MemoryWorkload } from "@eecot/tensor-core";
 import { loadQwenModel, loadTokenizer, readQwenConfig, type QwenModel, type Tokenizer } from "@eecot/transformer";
 import { reclaimErrorHandlers } from "./errors.js";
+import { integerFlag, optionalFlag } from "./flags.js";
 
 /** --verbose (a global flag): also print what is only informative, such as a memory estimate that fits easily. */
 let verbose = false;
@@ -14,9 +15,10 @@ let verbose = false;
  * stays clean. Afterwards our error handlers replace the wasm runtime's (see errors.ts).
  */
 export async function startBackend(command: Command): Promise<BackendInfo> {
-  const globals = command.optsWithGlobals() as { backend?: BackendChoice; verbose?: boolean };
+  const globals = command.optsWithGlobals() as { backend?: BackendChoice; verbose?: boolean; threads?: string };
   verbose = globals.verbose ?? false;
-  const info = await initBackend({ backend: globals.backend, log: (line) => process.stderr.write(`${line}\n`) });
+  const threads = optionalFlag(globals.threads, (value) => integerFlag(value, "--threads", { min: 1, max: MAX_KERNEL_THREADS }));
+  const info = await initBackend({ backend: globals.backend, threads, log: (line) => process.stderr.write(`${line}\n`) });
   reclaimErrorHandlers();
   return info;
 }

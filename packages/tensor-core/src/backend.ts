@@ -4,9 +4,14 @@
 // package; software adapters such as lavapipe are left to EECOT_BACKEND=webgpu), else wasm
 // (XNNPACK, SIMD), else cpu (pure JS). See ENGINE-NOTES.md and README.md ("Backends").
 import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { kernelThreads, provideThreadSupport, setKernelThreads } from "./kernels/threads.js";
 import { tf } from "./tf.js";
 import { importOptional, mayHaveHardwareGpu, probeWebgpu, registerWebgpuBackend, type OptionalImport } from "./webgpu.js";
+
+// The wasm matMul kernels' worker threads (kernels/threads.ts) exist only in Node.
+provideThreadSupport({ Worker: Worker as never, availableParallelism });
 
 /** Backends `initBackend` can start; "auto" picks one as described above. */
 export type BackendChoice = "auto" | "wasm" | "cpu" | "tensorflow" | "webgpu";
@@ -16,7 +21,7 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "wasm", "cpu",
 export interface BackendInfo {
   /** tfjs backend name. */
   readonly name: Exclude<BackendChoice, "auto">;
-  /** Compute threads the backend uses (wasm in Node: 1; tensorflow: the intra-op pool). */
+  /** Compute threads the backend uses (wasm in Node: the matMul kernels' threads, kernelThreads(); tensorflow: the intra-op pool). */
   readonly threads: number;
   /** GPU adapter (webgpu) or package that supplied the backend (tensorflow), when known. */
   readonly adapter?: string;
@@ -29,6 +34,8 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Which backend; default: env EECOT_BACKEND, else "auto". */
   backend?: BackendChoice;
+  /** wasm: threads for the matMul kernels (1 = off); default env EECOT_THREADS, else the cores (at most 4). */
+  threads?: number;
   /** Suppress the one start-up line. Default false. */
   quiet?: boolean;
   /** Where the start-up line goes. Default: stderr. */
@@ -58,6 +65,7 @@ export function currentBackend(): BackendInfo | undefined {
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
   const { choice, source } = resolveChoice(options.backend);
+  if (options.threads !== undefined) setKernelThreads(options.threads);
   if (current && (choice === "auto" || choice === current.name)) return current;
   let pending: Promise<BackendInfo>;
   if (choice === "auto") {
@@ -146,7 +154,7 @@ function describe(info: BackendInfo): string {
   const threads = `${info.threads} thread${info.threads === 1 ? "" : "s"}`;
   switch (info.name) {
     case "wasm":
-      return `wasm (${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD"}, ${threads})`;
+      return `wasm (${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD"}, ${info.threads > 1 ? `${threads} for matMuls; --threads 1 turns them off` : threads})`;
     case "cpu":
       return `cpu (pure JS, ${threads}; slow, prefer wasm)`;
     case "tensorflow":
@@ -170,7 +178,8 @@ async function activate(name: string): Promise<void> {
 async function startWasm(): Promise<BackendInfo> {
   // In Node, tfjs-backend-wasm finds its .wasm files next to its own dist/ (no setWasmPaths).
   await activate("wasm");
-  return { name: "wasm", threads: getThreadsCount() };
+  // tfjs-wasm's own pool is 1 thread in Node (getThreadsCount); our matMul kernels add workers.
+  return { name: "wasm", threads: Math.max(getThreadsCount(), kernelThreads()) };
 }
 
 async function startCpu(): Promise<BackendInfo> {

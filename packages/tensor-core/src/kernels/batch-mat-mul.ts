@@ -5,6 +5,7 @@
 // backward pass stays on the fast kernel too.
 // N batch, M rows, K shared dim, P columns.
 import { tf } from "../tf.js";
+import { runParallelBatchMatMul } from "./threads.js";
 import { activeWasmKernels, heapOffset, wasmKernelsFor, withScratch, type WasmKernels } from "./wasm-kernels.js";
 
 export const BATCH_MAT_MUL_KERNEL = "EecotBatchMatMul";
@@ -80,12 +81,18 @@ export function runBatchMatMul(
 ): void {
   if (N * M * P === 0) return;
   // The kernel streams B for fewer than 8 rows of a non-transposed B (no panel), else packs it.
-  const scratchBytes = (M < 8 && !transposeB ? 32 : K * (Math.ceil(P / 8) * 8) + 32) * 4;
-  withScratch(kernels, scratchBytes, (scratch) => {
-    const aBatch = broadcastA ? 0 : M * K;
-    const bBatch = broadcastB ? 0 : K * P;
-    kernels.exports.batchMatMul(heapOffset(kernels, a), heapOffset(kernels, b), heapOffset(kernels, out), scratch, N, M, K, P, aBatch, bBatch, transposeA ? 1 : 0, transposeB ? 1 : 0);
-  });
+  const scratchFloats = M < 8 && !transposeB ? 32 : K * (Math.ceil(P / 8) * 8) + 32;
+  const aBatch = broadcastA ? 0 : M * K;
+  const bBatch = broadcastB ? 0 : K * P;
+  const [aAt, bAt, cAt] = [heapOffset(kernels, a), heapOffset(kernels, b), heapOffset(kernels, out)];
+  const flags = [transposeA ? 1 : 0, transposeB ? 1 : 0] as const;
+  // One share (all of it on one thread): batches [batchStart, batchEnd), rows [rowStart, rowEnd).
+  const run = (batchStart: number, batchEnd: number, rowStart: number, rowEnd: number) =>
+    withScratch(kernels, scratchFloats * 4, (scratch) =>
+      kernels.exports.batchMatMul(aAt + batchStart * aBatch * 4, bAt + batchStart * bBatch * 4, cAt + batchStart * M * P * 4, scratch, batchEnd - batchStart, M, K, P, aBatch, bBatch, ...flags, rowStart, rowEnd),
+    );
+  const product = { a: aAt, b: bAt, c: cAt, dims: [N, M, K, P] as const, aBatch, bBatch, transposeA, transposeB, scratchFloats };
+  if (!runParallelBatchMatMul(kernels, product, run)) run(0, N, 0, M);
 }
 
 /** Sums a broadcast input's gradient [N, ...] back to its batch of 1. */

@@ -20,3 +20,4 @@ export {
 } from "./inference-attention.js";
 export { wasmKernelsFor, activeWasmKernels, isRecordingGradients, wasmHeapBytes } from "./wasm-kernels.js";
 export { fusedKernelsActive } from "./webgpu-fused.js";
+export { kernelThreads, setKernelThreads, stopKernelThreads, kernelThreadStats, MIN_PARALLEL_FLOPS, MIN_ROWS_PER_THREAD, MAX_KERNEL_THREADS } from "./threads.js";

@@ -21,3 +21,42 @@ export function randomRopeTables(B: number, T: number, D: number, seed: number):
 export async function kernelNamesOf(fn: () => tf.TensorContainer): Promise<string[]> {
   return [...(await tf.profile(fn)).kernelNames];
 }
+
+/** Deterministic normal(0, 1) values. */
+export function randomTensor(shape: number[], seed: number): tf.Tensor3D {
+  const rng = new Rng(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const tensor: tf.Tensor = tf.tensor(Float32Array.from({ length: size }, () => rng.normal()), shape);
+  return tensor as tf.Tensor3D;
+}
+
+/**
+ * Independent reference: op(a) @ op(b) with float32 rounding after every multiply and add,
+ * summed in order k = 0..K-1 (the order the SIMD kernel keeps, so results match bit for bit).
+ */
+export function referenceProduct(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, transposeB: boolean): Float32Array {
+  const av = a.dataSync();
+  const bv = b.dataSync();
+  const [aN, aR, aC] = a.shape;
+  const [bN, bR, bC] = b.shape;
+  const [M, K] = transposeA ? [aC, aR] : [aR, aC];
+  const P = transposeB ? bR : bC;
+  const N = Math.max(aN, bN);
+  const out = new Float32Array(N * M * P);
+  for (let n = 0; n < N; n++) {
+    const aBase = (aN === 1 ? 0 : n) * aR * aC;
+    const bBase = (bN === 1 ? 0 : n) * bR * bC;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < P; j++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const x = av[aBase + (transposeA ? k * aC + i : i * aC + k)]!;
+          const y = bv[bBase + (transposeB ? j * bC + k : k * bC + j)]!;
+          sum = Math.fround(sum + Math.fround(x * y));
+        }
+        out[(n * M + i) * P + j] = sum;
+      }
+    }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { KERNELS_WASM_BASE64 } from "./wasm-binary.js";
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./wasm-binary.js";
 
 const packageRoot = fileURLToPath(new URL("../..", import.meta.url));
 const binary = Buffer.from(KERNELS_WASM_BASE64, "base64");
@@ -50,6 +50,20 @@ describe("kernel binary", () => {
     expect(ids).not.toContain(11);
   });
 
+  it("has a shared-memory twin with the same exports that instantiates only on a shared memory", () => {
+    const shared = new WebAssembly.Module(Buffer.from(KERNELS_SHARED_WASM_BASE64, "base64"));
+    expect(WebAssembly.Module.exports(shared).map((entry) => entry.name).sort()).toEqual(WebAssembly.Module.exports(new WebAssembly.Module(binary)).map((entry) => entry.name).sort());
+    expect(sectionIds(Buffer.from(KERNELS_SHARED_WASM_BASE64, "base64"))).not.toContain(11);
+    expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).toThrow();
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const kernels = new WebAssembly.Instance(shared, { env: { memory } }).exports as unknown as { batchMatMul: (...args: number[]) => void };
+    const floats = new Float32Array(memory.buffer);
+    floats.set([1, 2, 3, 4, 5, 6], 256); // A [2, 3]
+    floats.set([1, 0, 0, 1, 2, -1], 512); // B [3, 2]
+    kernels.batchMatMul(1024, 2048, 3072, 4096, 1, 2, 3, 2, 6, 6, 0, 0, 1, 2); // row 1 only
+    expect(Array.from(floats.subarray(768, 772))).toEqual([0, 0, 16, -1]);
+  });
+
   it("computes on a plain WebAssembly.Memory and touches only its output and scratch", () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const kernels = new WebAssembly.Instance(new WebAssembly.Module(binary), { env: { memory } }).exports as unknown as {
@@ -61,7 +75,7 @@ describe("kernel binary", () => {
     const [a, b, c, scratch] = [1024, 2048, 3072, 4096]; // byte offsets
     floats.set([1, 2, 3, 4, 5, 6], a / 4); // [1, 2, 3]
     floats.set([1, 0, 0, 1, 2, -1], b / 4); // [1, 3, 2]
-    kernels.batchMatMul(a, b, c, scratch, 1, 2, 3, 2, 6, 6, 0, 0);
+    kernels.batchMatMul(a, b, c, scratch, 1, 2, 3, 2, 6, 6, 0, 0, 0, 2);
     expect(Array.from(floats.subarray(c / 4, c / 4 + 4))).toEqual([7, -1, 16, -1]);
     kernels.transposeLastTwo(a, c, 1, 2, 3);
     expect(Array.from(floats.subarray(c / 4, c / 4 + 6))).toEqual([1, 4, 2, 5, 3, 6]);

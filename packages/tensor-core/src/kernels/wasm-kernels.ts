@@ -9,11 +9,12 @@ import { KERNELS_WASM_BASE64 } from "./wasm-binary.js";
 
 /** The exported kernels; pointers are byte offsets into tfjs-wasm's heap. */
 export interface KernelExports {
-  /** C [N, M, P] = op(A) · op(B); see assembly/kernels.ts. scratch: K·roundUp(P, 8) + 32 floats (32 when M < 8 and B is not transposed). */
+  /** Rows [rowStart, rowEnd) of C [N, M, P] = op(A) · op(B); see assembly/kernels.ts. scratch: K·roundUp(P, 8) + 32 floats (32 when M < 8 and B is not transposed). */
   batchMatMul(
     a: number, b: number, c: number, scratch: number,
     n: number, m: number, k: number, p: number,
     aBatch: number, bBatch: number, transposeA: number, transposeB: number,
+    rowStart: number, rowEnd: number,
   ): void;
   /** [N, R, C] -> [N, C, R]. */
   transposeLastTwo(source: number, target: number, n: number, rows: number, columns: number): void;
@@ -73,6 +74,8 @@ export function isRecordingGradients(): boolean {
 export interface WasmKernels {
   readonly exports: KernelExports;
   readonly backend: WasmBackendInternals;
+  /** tfjs-wasm's heap (views of it must be made afresh: it detaches when the heap grows). */
+  readonly memory: WebAssembly.Memory;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -106,7 +109,7 @@ export function wasmKernelsFor(backend: unknown): WasmKernels | null {
   if (memory) {
     try {
       const instance = new WebAssembly.Instance(compiledModule(), { env: { memory } });
-      kernels = { exports: instance.exports as unknown as KernelExports, backend: internals };
+      kernels = { exports: instance.exports as unknown as KernelExports, backend: internals, memory };
     } catch {
       kernels = null; // e.g. a shared (threaded) heap: the module imports an unshared memory
     }

@@ -21,15 +21,21 @@ export function batchMatMul(
   a: usize, b: usize, c: usize, scratch: usize,
   n: i32, m: i32, k: i32, p: i32,
   aBatch: i32, bBatch: i32, transposeA: i32, transposeB: i32,
+  rowStart: i32, rowEnd: i32,
 ): void {
   // Bytes between consecutive rows (i) and consecutive shared-dim steps (k) of A.
   const rowStride = <usize>(transposeA ? 4 : k * 4);
   const kStride = <usize>(transposeA ? m * 4 : 4);
+  // Only rows [rowStart, rowEnd) of each C[n] are computed (one thread's share; strides stay
+  // those of all m rows): A and C start rowStart rows in, the rows themselves are unchanged.
+  a += <usize>rowStart * rowStride;
+  c += <usize>(rowStart * p * 4);
+  const rows = rowEnd - rowStart;
   // Few rows (decoding) of a non-transposed B: stream B once, row by row, with no panel, so a
   // weight of any size (a 151,936-column unembedding) needs no scratch copy.
   if (m < 8 && transposeB == 0) {
     for (let batch = 0; batch < n; batch++) {
-      streamRows(a + <usize>batch * <usize>aBatch * 4, rowStride, kStride, b + <usize>batch * <usize>bBatch * 4, c + <usize>batch * <usize>(m * p) * 4, m, k, p);
+      streamRows(a + <usize>batch * <usize>aBatch * 4, rowStride, kStride, b + <usize>batch * <usize>bBatch * 4, c + <usize>batch * <usize>(m * p) * 4, rows, k, p);
     }
     return;
   }
@@ -50,13 +56,13 @@ export function batchMatMul(
       const aBlock = aN + <usize>k0 * kStride;
       const bBlock = panelPointer + <usize>k0 * panelStride;
       let i = 0;
-      for (; i + 4 <= m; i += 4) {
+      for (; i + 4 <= rows; i += 4) {
         rows4(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
       }
-      for (; i + 2 <= m; i += 2) {
+      for (; i + 2 <= rows; i += 2) {
         rows2(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
       }
-      for (; i < m; i++) {
+      for (; i < rows; i++) {
         rows1(aBlock + <usize>i * rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
       }
     }
