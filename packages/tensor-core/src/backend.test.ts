@@ -12,19 +12,27 @@ afterEach(() => {
 });
 
 describe("initBackend", () => {
-  it("starts wasm with SIMD and one thread in Node, prints one line, and is idempotent", async () => {
+  it("starts wasm with SIMD and the requested matMul threads in Node, prints one line, and is idempotent", async () => {
     const { initBackend, currentBackend } = await freshBackendModule();
     const lines: string[] = [];
-    const info = await initBackend({ backend: "wasm", log: (line) => lines.push(line) });
-    expect(info).toEqual({ name: "wasm", threads: 1 });
+    const info = await initBackend({ backend: "wasm", threads: 2, log: (line) => lines.push(line) });
+    expect(info).toEqual({ name: "wasm", threads: 2 });
     expect(tf.getBackend()).toBe("wasm");
-    expect(lines).toEqual(["eecot: backend wasm (SIMD, 1 thread)"]);
+    expect(lines).toEqual(["eecot: backend wasm (SIMD, 2 threads for matMuls; --threads 1 turns them off)"]);
     // The .wasm binary was found without setWasmPaths: a matMul runs.
     expect(Array.from(await tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).data())).toEqual([3, 3, 3, 3]);
     expect(await initBackend({ backend: "wasm", log: (line) => lines.push(line) })).toBe(info);
     expect(await initBackend({ log: (line) => lines.push(line) })).toBe(info); // no choice: keep what runs
     expect(lines).toHaveLength(1);
     expect(currentBackend()).toBe(info);
+  });
+
+  it("says one thread when the kernel threads are off (EECOT_THREADS=1)", async () => {
+    vi.stubEnv("EECOT_THREADS", "1");
+    const { initBackend } = await freshBackendModule();
+    const lines: string[] = [];
+    expect(await initBackend({ backend: "wasm", log: (line) => lines.push(line) })).toEqual({ name: "wasm", threads: 1 });
+    expect(lines).toEqual(["eecot: backend wasm (SIMD, 1 thread)"]);
   });
 
   it("switches between started backends and back, keeping each info object", async () => {

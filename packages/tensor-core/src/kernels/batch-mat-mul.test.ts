@@ -15,7 +15,9 @@ const FLAGS = [
 
 /**
  * [N, M, K, P]: tiny, odd (not multiples of 4 or 8), decode-like M = 2, K past the 256 block;
- * fewer than 8 rows stream B in 512-column blocks (the last shape crosses two of them).
+ * fewer than 8 rows stream B in 512-column blocks (the [2, 3, 21, 1030] shape crosses two of
+ * them); 8 rows or more use the packed panel in 512-column blocks (the last shape: three blocks,
+ * the last one ragged, and two shared-dim blocks).
  */
 const SHAPES: [number, number, number, number][] = [
   [1, 1, 1, 1],
@@ -27,6 +29,7 @@ const SHAPES: [number, number, number, number][] = [
   [2, 6, 300, 11],
   [1, 7, 517, 20],
   [2, 3, 21, 1030],
+  [1, 10, 260, 1100],
 ];
 
 const stored = (N: number, rows: number, columns: number, transposed: boolean): number[] => (transposed ? [N, columns, rows] : [N, rows, columns]);

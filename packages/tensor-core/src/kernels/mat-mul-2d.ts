@@ -19,6 +19,15 @@ export const MAT_MUL_2D_KERNEL = "EecotMatMul2d";
 export const SIMD_FORWARD_MAX_WEIGHTS = 4 * 1024 * 1024;
 /** Rows from which the SIMD kernel packs its right operand (assembly/kernels.ts) and a weight over SIMD_FORWARD_MAX_WEIGHTS goes to XNNPACK. */
 export const XNNPACK_MIN_ROWS = 8;
+/**
+ * From this many rows the packing is cheap next to the product (under ~5 %), so weights up to
+ * SIMD_WIDE_MAX_WEIGHTS (a 32,000 × 768 unembedding; its panel is 128 MiB) stay on the SIMD
+ * kernel, which blocks wide products by columns and runs on the kernel threads: [512, 768] @
+ * [768, 32000] measured 16–17 GFLOP/s on one thread and 25–27 on two against XNNPACK's 9 (loaded
+ * machine, one run). Larger weights (a 151,936-token unembedding) keep XNNPACK.
+ */
+export const SIMD_WIDE_MIN_ROWS = 256;
+export const SIMD_WIDE_MAX_WEIGHTS = 32 * 1024 * 1024;
 
 /** a [M, K] @ b [K, N] as one EecotMatMul2d kernel (wasm only, float32; the caller checks). */
 export function matMul2dKernel(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -32,7 +41,8 @@ function matMul2dKernelFunc({ inputs, backend }: { inputs: tf.NamedTensorInfoMap
   const b = inputs.b!;
   const [M, K] = a.shape as [number, number];
   const N = b.shape[1]!;
-  if (K * N > SIMD_FORWARD_MAX_WEIGHTS && M >= XNNPACK_MIN_ROWS) {
+  const wideOnSimd = M >= SIMD_WIDE_MIN_ROWS && K * N <= SIMD_WIDE_MAX_WEIGHTS;
+  if (K * N > SIMD_FORWARD_MAX_WEIGHTS && M >= XNNPACK_MIN_ROWS && !wideOnSimd) {
     const stock = tf.getKernel("BatchMatMul", "wasm");
     if (!stock) throw new Error(`${MAT_MUL_2D_KERNEL}: tfjs-wasm's BatchMatMul kernel is not registered`);
     return stock.kernelFunc({ inputs: { a, b }, backend: backend as tf.KernelBackend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;

@@ -9,7 +9,7 @@ import { initBackend } from "../backend.js";
 import { expectNoLeaks } from "../testing.js";
 import { tf } from "../tf.js";
 import { batchMatMul } from "./batch-mat-mul.js";
-import { matMul2dKernel } from "./mat-mul-2d.js";
+import { matMul2dKernel, SIMD_FORWARD_MAX_WEIGHTS, SIMD_WIDE_MIN_ROWS } from "./mat-mul-2d.js";
 import { randomTensor, referenceProduct } from "./test-helpers.js";
 import { kernelThreads, kernelThreadStats, MIN_PARALLEL_FLOPS, parseThreadCount, setKernelThreads, stopKernelThreads } from "./threads.js";
 
@@ -81,6 +81,17 @@ describe("kernel threads", () => {
     expect(two.parallel).toBe(3); // forward, dA, dW
     expect(two.values).toEqual(one.values);
     tf.dispose([a, w, dy]);
+  });
+
+  it("runs a wide weight (over SIMD_FORWARD_MAX_WEIGHTS) times 256 rows on the SIMD kernel and the pool, not XNNPACK", async () => {
+    const N = SIMD_FORWARD_MAX_WEIGHTS / 64 + 24;
+    const x = tf.fill([SIMD_WIDE_MIN_ROWS, 64], 0.5) as tf.Tensor2D;
+    const w = tf.fill([64, N], 1.5) as tf.Tensor2D;
+    const two = await at(2, () => matMul2dKernel(x, w));
+    expect(two.parallel).toBe(1);
+    expect(two.values.length).toBe(SIMD_WIDE_MIN_ROWS * N);
+    expect(two.values.every((v) => v === 48)).toBe(true);
+    tf.dispose([x, w]);
   });
 
   it("leaves products below MIN_PARALLEL_FLOPS and decoding's few rows on one thread", async () => {

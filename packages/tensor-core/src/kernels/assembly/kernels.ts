@@ -8,8 +8,10 @@
 // ---------------------------------------------------------------------------------------------
 // Batched matrix product: C[n] = op(A[n]) · op(B[n]), op = identity or transpose.
 
-/** Shared-dim block: the panel block [KC, Q] stays in L2 and an A strip [4, KC] in L1. */
+/** Shared-dim block: the panel block [KC, NC] stays in L2 and an A strip [4, KC] in L1. */
 const KC = 256;
+/** Column block (a multiple of 8): 256 × 512 floats of panel = 512 KiB. */
+const NC = 512;
 
 /**
  * C [N, M, P] = A [N, M, K] · B [N, K, P]; A is stored [N, K, M] when transposeA, B is stored
@@ -49,21 +51,27 @@ export function batchMatMul(
     const bN = b + <usize>batch * <usize>bBatch * 4;
     const cN = c + <usize>batch * <usize>(m * p) * 4;
     if (batch == 0 || bBatch != 0) packPanel(bN, panel, k, p, q, transposeB);
-    const panelPointer = panel;
+    const rowBytes = <usize>(p * 4);
     for (let k0 = 0; k0 < k || k0 == 0; k0 += KC) {
       const kb = min(KC, k - k0);
       const accumulate = k0 > 0;
       const aBlock = aN + <usize>k0 * kStride;
-      const bBlock = panelPointer + <usize>k0 * panelStride;
-      let i = 0;
-      for (; i + 4 <= rows; i += 4) {
-        rows4(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
-      }
-      for (; i + 2 <= rows; i += 2) {
-        rows2(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
-      }
-      for (; i < rows; i++) {
-        rows1(aBlock + <usize>i * rowStride, kStride, bBlock, panelStride, cN + <usize>(i * p * 4), kb, p, tile, accumulate);
+      // Column blocks of NC keep the panel block [KC, NC] in L2 for wide products (an
+      // unembedding); each element's sum still runs k = 0..K-1 in order.
+      for (let j0 = 0; j0 < p; j0 += NC) {
+        const columns = min(NC, p - j0);
+        const bBlock = panel + <usize>k0 * panelStride + <usize>(j0 * 4);
+        const cBlock = cN + <usize>(j0 * 4);
+        let i = 0;
+        for (; i + 4 <= rows; i += 4) {
+          rows4(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cBlock + <usize>i * rowBytes, kb, columns, rowBytes, tile, accumulate);
+        }
+        for (; i + 2 <= rows; i += 2) {
+          rows2(aBlock + <usize>i * rowStride, rowStride, kStride, bBlock, panelStride, cBlock + <usize>i * rowBytes, kb, columns, rowBytes, tile, accumulate);
+        }
+        for (; i < rows; i++) {
+          rows1(aBlock + <usize>i * rowStride, kStride, bBlock, panelStride, cBlock + <usize>i * rowBytes, kb, columns, tile, accumulate);
+        }
       }
     }
   }
@@ -231,8 +239,7 @@ function loadTile(tile: usize, c: usize, rowBytes: usize, rows: i32, columns: i3
  * Four rows of C: a 4x8 register tile per step over the panel's columns (8 accumulators, two
  * B vectors and a broadcast A value fit V8's 16 SIMD registers without spills).
  */
-function rows4(a: usize, rowStride: usize, kStride: usize, panel: usize, panelStride: usize, c: usize, k: i32, p: i32, tile: usize, accumulate: bool): void {
-  const rowBytes = <usize>(p * 4);
+function rows4(a: usize, rowStride: usize, kStride: usize, panel: usize, panelStride: usize, c: usize, k: i32, p: i32, rowBytes: usize, tile: usize, accumulate: bool): void {
   const rowStride2 = rowStride * 2;
   const rowStride3 = rowStride * 3;
   for (let j = 0; j < p; j += 8) {
@@ -286,8 +293,7 @@ function rows4(a: usize, rowStride: usize, kStride: usize, panel: usize, panelSt
 }
 
 /** Two rows of C (the M % 4 remainder and decoding's G·T = 2 rows): 2x16 tiles, then 2x8. */
-function rows2(a: usize, rowStride: usize, kStride: usize, panel: usize, panelStride: usize, c: usize, k: i32, p: i32, tile: usize, accumulate: bool): void {
-  const rowBytes = <usize>(p * 4);
+function rows2(a: usize, rowStride: usize, kStride: usize, panel: usize, panelStride: usize, c: usize, k: i32, p: i32, rowBytes: usize, tile: usize, accumulate: bool): void {
   let j = 0;
   for (; j + 16 <= p; j += 16) {
     const d = c + <usize>(j * 4);
