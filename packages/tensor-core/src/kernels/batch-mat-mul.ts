@@ -5,7 +5,7 @@
 // backward pass stays on the fast kernel too.
 // N batch, M rows, K shared dim, P columns.
 import { tf } from "../tf.js";
-import { runParallelBatchMatMul } from "./threads.js";
+import { runParallelBatchMatMul, runParallelStream } from "./threads.js";
 import { activeWasmKernels, heapOffset, wasmKernelsFor, withScratch, type WasmKernels } from "./wasm-kernels.js";
 
 export const BATCH_MAT_MUL_KERNEL = "EecotBatchMatMul";
@@ -91,8 +91,16 @@ export function runBatchMatMul(
     withScratch(kernels, scratchFloats * 4, (scratch) =>
       kernels.exports.batchMatMul(aAt + batchStart * aBatch * 4, bAt + batchStart * bBatch * 4, cAt + batchStart * M * P * 4, scratch, batchEnd - batchStart, M, K, P, aBatch, bBatch, ...flags, rowStart, rowEnd),
     );
-  const product = { a: aAt, b: bAt, c: cAt, dims: [N, M, K, P] as const, aBatch, bBatch, transposeA, transposeB, scratchFloats };
-  if (!runParallelBatchMatMul(kernels, product, run)) run(0, N, 0, M);
+  if (M < 8 && !transposeB) {
+    // Decoding: a few rows stream the weight; threads split it by columns (a shared copy of it).
+    const stream = { a: aAt, b: bAt, c: cAt, dims: [M, K, P] as const, transposeA, bDataId: b.dataId as object };
+    const columns = (start: number, end: number) => kernels.exports.streamColumns(aAt, bAt, cAt, M, K, P, flags[0], start, end);
+    if (N === 1 && runParallelStream(kernels, stream, columns)) return;
+  } else {
+    const product = { a: aAt, b: bAt, c: cAt, dims: [N, M, K, P] as const, aBatch, bBatch, transposeA, transposeB, scratchFloats };
+    if (runParallelBatchMatMul(kernels, product, run)) return;
+  }
+  run(0, N, 0, M);
 }
 
 /** Sums a broadcast input's gradient [N, ...] back to its batch of 1. */

@@ -94,12 +94,36 @@ describe("kernel threads", () => {
     tf.dispose([x, w]);
   });
 
-  it("leaves products below MIN_PARALLEL_FLOPS and decoding's few rows on one thread", async () => {
+  it("decoding: a weight used twice is shared once and split by columns, bit-identical to one thread", async () => {
+    const x = randomTensor([1, 3, 1030], 12); // 3 rows (decoding a batch of 3), K past the 8-row blocks
+    const w = randomTensor([1, 1030, 1100], 13); // 1.13M elements, P not a multiple of 16
+    const xT = randomTensor([1, 1030, 3], 14); // stored [K, M]: transposeA
+    const one = await at(1, () => batchMatMul(x, w));
+    const oneT = await at(1, () => batchMatMul(xT, w, { transposeA: true }));
+    expect(one.values).toEqual(referenceProduct(x, w, false, false));
+    const mirrored = kernelThreadStats().mirroredBytes;
+    const first = await at(2, () => batchMatMul(x, w)); // first sight of w: one thread, no copy
+    expect(first.parallel).toBe(0);
+    expect(kernelThreadStats().mirroredBytes).toBe(mirrored);
+    for (let step = 0; step < 3; step++) {
+      const again = await at(2, () => batchMatMul(x, w));
+      expect(again.parallel).toBe(1);
+      expect(Buffer.from(again.values.buffer).equals(Buffer.from(one.values.buffer))).toBe(true);
+      expect(kernelThreadStats().mirroredBytes).toBe(mirrored + 1030 * 1100 * 4); // copied once
+    }
+    const transposed = await at(3, () => batchMatMul(xT, w, { transposeA: true }));
+    expect(transposed.parallel).toBe(1);
+    expect(transposed.values).toEqual(oneT.values);
+    tf.dispose([x, w, xT]);
+    expect(kernelThreadStats().mirroredBytes).toBe(mirrored); // disposing w dropped its shared copy
+  });
+
+  it("leaves products below MIN_PARALLEL_FLOPS and decoding's small weights on one thread", async () => {
     const small = [randomTensor([1, 16, 16, 16], 6), randomTensor([1, 16, 16], 7)] as const;
     expect((await at(2, () => batchMatMul(randomTensor([1, 16, 16], 6), small[1]))).parallel).toBe(0);
-    const row = randomTensor([1, 4, 1024], 8);
-    const weight = randomTensor([1, 1024, 1024], 9);
-    expect((await at(2, () => batchMatMul(row, weight))).parallel).toBe(0); // 8 Mflop but 4 rows
+    const row = randomTensor([1, 4, 256], 8);
+    const weight = randomTensor([1, 256, 1024], 9); // 2 Mflop, under MIN_STREAM_WEIGHTS
+    for (let i = 0; i < 2; i++) expect((await at(2, () => batchMatMul(row, weight))).parallel).toBe(0);
     tf.dispose([...small, row, weight]);
   });
 

@@ -49,7 +49,8 @@ const DONE = 1;
 const STOP = 2;
 const FAILED = 3;
 const READY = 4;
-const ARGS = 5;
+const OP = 5; // 0: batchMatMul (14 arguments), 1: streamColumns (9)
+const ARGS = 6;
 /** A worker that has not started in this long is reported (main blocks; its events cannot arrive). */
 const START_TIMEOUT_MS = 30_000;
 const CONTROL_SLOTS = ARGS + 14;
@@ -75,10 +76,11 @@ for (;;) {
   if (seq === seen) continue;
   seen = seq;
   if (Atomics.load(slots, ${STOP}) !== 0) break;
-  const a = (i) => slots[${ARGS} + i] >>> 0;
+  const a = (i) => slots[${ARGS} + i];
+  const u = (i) => slots[${ARGS} + i] >>> 0;
   try {
-    kernels.batchMatMul(a(0), a(1), a(2), a(3), slots[${ARGS} + 4], slots[${ARGS} + 5], slots[${ARGS} + 6], slots[${ARGS} + 7],
-      slots[${ARGS} + 8], slots[${ARGS} + 9], slots[${ARGS} + 10], slots[${ARGS} + 11], slots[${ARGS} + 12], slots[${ARGS} + 13]);
+    if (slots[${OP}] === 1) kernels.streamColumns(u(0), u(1), u(2), a(3), a(4), a(5), a(6), a(7), a(8));
+    else kernels.batchMatMul(u(0), u(1), u(2), u(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13));
     slots[${FAILED}] = 0;
   } catch (error) {
     slots[${FAILED}] = 1;
@@ -140,8 +142,8 @@ export async function stopKernelThreads(): Promise<void> {
 }
 
 /** Worker count and shared-heap size, for benchmarks and tests. */
-export function kernelThreadStats(): { workers: number; sharedHeapBytes: number; parallelCalls: number } {
-  return { workers: pool?.workers.length ?? 0, sharedHeapBytes: pool?.memory.buffer.byteLength ?? 0, parallelCalls: pool?.parallelCalls ?? 0 };
+export function kernelThreadStats(): { workers: number; sharedHeapBytes: number; parallelCalls: number; mirroredBytes: number } {
+  return { workers: pool?.workers.length ?? 0, sharedHeapBytes: pool?.memory.buffer.byteLength ?? 0, parallelCalls: pool?.parallelCalls ?? 0, mirroredBytes: pool?.mirroredBytes ?? 0 };
 }
 
 interface PoolWorker {
@@ -187,16 +189,67 @@ class Pool {
     await Promise.all(all.map((entry) => entry.worker.terminate()));
   }
 
-  /** Shared heap of at least `bytes`; false when it cannot grow that far (4 GiB). */
-  reserve(bytes: number): boolean {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return true;
-    try {
-      this.memory.grow(Math.ceil((bytes - have) / 65536));
-      return true;
-    } catch {
-      return false;
+  /** Free blocks of the shared heap, [byte offset, bytes], sorted by offset; the rest is in use. */
+  private readonly free: [number, number][] = [[64, 16 * 65536 - 64]];
+
+  /**
+   * `bytes` of the shared heap (64-byte aligned; first fit, growing the memory when nothing
+   * fits), or undefined when it cannot grow that far (4 GiB).
+   */
+  alloc(bytes: number): number | undefined {
+    const size = align(Math.max(bytes, 64));
+    for (let i = 0; i < this.free.length; i++) {
+      const [at, length] = this.free[i]!;
+      if (length < size) continue;
+      if (length === size) this.free.splice(i, 1);
+      else this.free[i] = [at + size, length - size];
+      return at;
     }
+    const end = this.memory.buffer.byteLength;
+    const last = this.free.at(-1);
+    const tail = last && last[0] + last[1] === end ? last[1] : 0;
+    try {
+      this.memory.grow(Math.ceil((size - tail) / 65536));
+    } catch {
+      return undefined;
+    }
+    this.release(end, this.memory.buffer.byteLength - end);
+    return this.alloc(bytes);
+  }
+
+  /** Returns a block to the free list, merging it with its neighbours. */
+  release(at: number, bytes: number): void {
+    const size = align(Math.max(bytes, 64));
+    let i = 0;
+    while (i < this.free.length && this.free[i]![0] < at) i++;
+    this.free.splice(i, 0, [at, size]);
+    if (i + 1 < this.free.length && at + size === this.free[i + 1]![0]) {
+      this.free[i]![1] += this.free[i + 1]![1];
+      this.free.splice(i + 1, 1);
+    }
+    if (i > 0 && this.free[i - 1]![0] + this.free[i - 1]![1] === at) {
+      this.free[i - 1]![1] += this.free[i]![1];
+      this.free.splice(i, 1);
+    }
+  }
+
+  /** Shared copies of frozen weights for decoding, by tfjs dataId; freed when the dataId is collected. */
+  readonly mirrors = new WeakMap<object, { at: number; floats: number }>();
+  readonly mirrorRegistry = new FinalizationRegistry<{ at: number; floats: number }>((held) => this.releaseMirror(held));
+  mirroredBytes = 0;
+
+  releaseMirror(mirror: { at: number; floats: number }): void {
+    this.release(mirror.at, mirror.floats * 4);
+    this.mirroredBytes -= mirror.floats * 4;
+  }
+
+  /** The weight's shared copy goes when tfjs frees it (disposeData), not only when it is collected. */
+  dropMirror(dataId: object): void {
+    const mirror = this.mirrors.get(dataId);
+    if (!mirror) return;
+    this.mirrors.delete(dataId);
+    this.mirrorRegistry.unregister(mirror);
+    this.releaseMirror(mirror);
   }
 }
 
@@ -206,7 +259,8 @@ function stopWorker(entry: PoolWorker): void {
   Atomics.notify(entry.slots, SEQ);
 }
 
-function post(entry: PoolWorker, args: readonly number[]): number {
+function post(entry: PoolWorker, args: readonly number[], op = 0): number {
+  entry.slots[OP] = op;
   for (let i = 0; i < args.length; i++) entry.slots[ARGS + i] = args[i]! | 0;
   const seq = Atomics.add(entry.slots, SEQ, 1) + 1;
   Atomics.notify(entry.slots, SEQ);
@@ -281,9 +335,9 @@ export function runParallelBatchMatMul(
   const flags = [product.transposeA ? 1 : 0, product.transposeB ? 1 : 0];
   // Each worker's operands, output and scratch on the shared heap; a B every worker reads (row
   // split, or a broadcast B in a batch split) is copied once.
-  const plans: { args: number[]; copyBack: [number, number, number] }[] = [];
+  const plans: Plan[] = [];
   const copies: [number, number, number][] = []; // [tfjs heap float index, shared byte offset, floats]
-  let offset = 64;
+  let offset = 0; // relative to the call's block of the shared heap, allocated below
   const place = (floats: number) => {
     const at = offset;
     offset = align(offset + floats * 4);
@@ -304,7 +358,7 @@ export function runParallelBatchMatMul(
       const bAt = product.bBatch === 0 ? wholeB() : copyIn(product.b / 4 + start * bMatrix, count * bMatrix);
       const cAt = place(count * M * P);
       const scratchAt = place(product.scratchFloats);
-      plans.push({ args: [aAt, bAt, cAt, scratchAt, count, M, K, P, product.aBatch, product.bBatch, ...flags, 0, M], copyBack: [product.c / 4 + start * M * P, cAt, count * M * P] });
+      plans.push({ args: [aAt, bAt, cAt, scratchAt, count, M, K, P, product.aBatch, product.bBatch, ...flags, 0, M], copyBack: [[product.c / 4 + start * M * P, cAt, count * M * P]] });
     } else if (!product.transposeA) {
       // Rows [start, end) of A [M, K] are contiguous and their strides do not depend on M: the
       // worker's share is the product of those rows alone.
@@ -312,7 +366,7 @@ export function runParallelBatchMatMul(
       const bAt = wholeB();
       const cAt = place(count * P);
       const scratchAt = place(product.scratchFloats);
-      plans.push({ args: [aAt, bAt, cAt, scratchAt, 1, count, K, P, 0, 0, ...flags, 0, count], copyBack: [product.c / 4 + start * P, cAt, count * P] });
+      plans.push({ args: [aAt, bAt, cAt, scratchAt, 1, count, K, P, 0, 0, ...flags, 0, count], copyBack: [[product.c / 4 + start * P, cAt, count * P]] });
     } else {
       // A stored [K, M]: its rows are strided by M, so the worker reads all of A and computes
       // rows [start, end) of the whole product.
@@ -320,19 +374,42 @@ export function runParallelBatchMatMul(
       const bAt = wholeB();
       const cAt = place(M * P);
       const scratchAt = place(product.scratchFloats);
-      plans.push({ args: [aAt, bAt, cAt, scratchAt, 1, M, K, P, 0, 0, ...flags, start, end], copyBack: [product.c / 4 + start * P, cAt + start * P * 4, count * P] });
+      plans.push({ args: [aAt, bAt, cAt, scratchAt, 1, M, K, P, 0, 0, ...flags, start, end], copyBack: [[product.c / 4 + start * P, cAt + start * P * 4, count * P]] });
     }
   }
-  if (!pool.reserve(offset)) return false;
-  const shared = new Float32Array(pool.memory.buffer);
-  for (const [from, to, floats] of copies) shared.set(heap.subarray(from, from + floats), to / 4);
-  const posted = plans.map((plan, i) => post(pool!.workers[i]!, plan.args));
+  const base = pool.alloc(offset);
+  if (base === undefined) return false;
+  try {
+    for (const plan of plans) {
+      for (let i = 0; i < 4; i++) plan.args[i]! += base;
+      for (const back of plan.copyBack) back[1] += base;
+    }
+    const shared = new Float32Array(pool.memory.buffer);
+    for (const [from, to, floats] of copies) shared.set(heap.subarray(from, from + floats), (base + to) / 4);
+    runShares(kernels, pool, plans, () => {
+      const [start, end] = split[0]!;
+      if (byBatch) runMain(start, end, 0, M);
+      else runMain(0, N, start, end);
+    }, shared);
+  } finally {
+    pool.release(base, offset);
+  }
+  return true;
+}
+
+/** Posts each plan to its worker, runs the main share, waits, copies the workers' outputs back. */
+/** One worker's call: its kernel arguments and the [tfjs float index, shared byte offset, floats] copies of its output. */
+interface Plan {
+  readonly args: number[];
+  readonly copyBack: [number, number, number][];
+}
+
+function runShares(kernels: WasmKernels, pool: Pool, plans: readonly Plan[], runMain: () => void, shared: Float32Array, op = 0): void {
   pool.parallelCalls++;
+  const posted = plans.map((plan, i) => post(pool.workers[i]!, plan.args, op));
   let mainError: unknown;
   try {
-    const [start, end] = split[0]!;
-    if (byBatch) runMain(start, end, 0, M);
-    else runMain(0, N, start, end);
+    runMain();
   } catch (error) {
     mainError = error;
   }
@@ -340,6 +417,90 @@ export function runParallelBatchMatMul(
   if (mainError) throw mainError;
   // A fresh view: the main thread's share may have malloc'd scratch and grown tfjs's heap.
   const out = new Float32Array(kernels.memory.buffer);
-  for (const [to, from, floats] of plans.map((plan) => plan.copyBack)) out.set(shared.subarray(from / 4, from / 4 + floats), to);
+  for (const plan of plans) for (const [to, from, floats] of plan.copyBack) out.set(shared.subarray(from / 4, from / 4 + floats), to);
+}
+
+/** Decoding's projections: weights from this many elements (4 MiB) are shared between threads. */
+export const MIN_STREAM_WEIGHTS = 1 << 20;
+
+/** One decoding product x [M, K] @ w [K, P] (M < 8), pointers in tfjs heap bytes. */
+export interface ParallelStream {
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly dims: readonly [number, number, number];
+  readonly transposeA: boolean;
+  /** The weight's tfjs dataId: its shared copy is made on its second use and kept while it lives. */
+  readonly bDataId: object;
+}
+
+/** tfjs-wasm backends whose disposeData also drops shared copies. */
+const watched = new WeakSet<object>();
+
+function watchDisposals(kernels: WasmKernels, owner: Pool): void {
+  const backend = kernels.backend as unknown as { disposeData?: (dataId: object, force?: boolean) => boolean };
+  if (watched.has(backend) || typeof backend.disposeData !== "function") return;
+  watched.add(backend);
+  const dispose = backend.disposeData.bind(backend);
+  backend.disposeData = (dataId: object, force?: boolean) => {
+    const freed = dispose(dataId, force);
+    if (freed) (pool ?? owner).dropMirror(dataId);
+    return freed;
+  };
+}
+
+/** Weights seen once (a slice made per step is never copied; a weight used again is). */
+const seenOnce = new WeakSet<object>();
+
+/**
+ * A few rows times a large weight over the kernel threads, split by columns: the weight is copied
+ * once into the shared heap (on its second use; kept until tfjs frees it), each decode step then
+ * copies only x and the worker's columns of the output. False (nothing done): run on one thread.
+ * `runMain(columnStart, columnEnd)` computes the main thread's columns in place.
+ */
+export function runParallelStream(kernels: WasmKernels, product: ParallelStream, runMain: (columnStart: number, columnEnd: number) => void): boolean {
+  const threads = kernelThreads();
+  if (threads < 2 || !support) return false;
+  const [M, K, P] = product.dims;
+  if (K * P < MIN_STREAM_WEIGHTS || P < 64 * threads) return false;
+  pool ??= new Pool(support);
+  let mirror = pool.mirrors.get(product.bDataId);
+  if (!mirror) {
+    if (!seenOnce.has(product.bDataId)) {
+      seenOnce.add(product.bDataId);
+      return false;
+    }
+    const at = pool.alloc(K * P * 4);
+    if (at === undefined) return false; // the shared heap is full: this weight stays on one thread
+    new Float32Array(pool.memory.buffer).set(new Float32Array(kernels.memory.buffer, product.b, K * P), at / 4);
+    mirror = { at, floats: K * P };
+    pool.mirrors.set(product.bDataId, mirror);
+    pool.mirrorRegistry.register(product.bDataId, mirror, mirror);
+    pool.mirroredBytes += K * P * 4;
+    watchDisposals(kernels, pool);
+  }
+  pool.ensure(threads - 1);
+  // Column shares in multiples of 16 (aligned vectors), the first the main thread's.
+  const edges = Array.from({ length: threads + 1 }, (_, i) => (i === threads ? P : Math.floor((P * i) / threads / 16) * 16));
+  const aFloats = M * K;
+  const bytes = align(aFloats * 4) + align(M * P * 4);
+  const base = pool.alloc(bytes);
+  if (base === undefined) return false;
+  try {
+    const aAt = base;
+    const cAt = base + align(aFloats * 4);
+    const shared = new Float32Array(pool.memory.buffer);
+    shared.set(new Float32Array(kernels.memory.buffer, product.a, aFloats), aAt / 4);
+    const plans: Plan[] = [];
+    for (let w = 1; w < threads; w++) {
+      const [start, end] = [edges[w]!, edges[w + 1]!];
+      const copyBack: [number, number, number][] = [];
+      for (let r = 0; r < M; r++) copyBack.push([product.c / 4 + r * P + start, cAt + (r * P + start) * 4, end - start]);
+      plans.push({ args: [aAt, mirror.at, cAt, M, K, P, product.transposeA ? 1 : 0, start, end], copyBack });
+    }
+    runShares(kernels, pool, plans, () => runMain(0, edges[1]!), shared, 1);
+  } finally {
+    pool.release(base, bytes);
+  }
   return true;
 }

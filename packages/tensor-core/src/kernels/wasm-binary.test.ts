@@ -40,6 +40,7 @@ describe("kernel binary", () => {
       "rmsNorm",
       "rmsNormGrad",
       "rope",
+      "streamColumns",
       "swapMiddleAxes",
       "swiglu",
       "swigluGrad",

@@ -16,6 +16,8 @@ export interface KernelExports {
     aBatch: number, bBatch: number, transposeA: number, transposeB: number,
     rowStart: number, rowEnd: number,
   ): void;
+  /** Columns [columnStart, columnEnd) of C [M, P] = op(A) · B for M < 8, B streamed in place. */
+  streamColumns(a: number, b: number, c: number, m: number, k: number, p: number, transposeA: number, columnStart: number, columnEnd: number): void;
   /** [N, R, C] -> [N, C, R]. */
   transposeLastTwo(source: number, target: number, n: number, rows: number, columns: number): void;
   /** [N, X, Y, L] -> [N, Y, X, L]. */

@@ -37,7 +37,7 @@ export function batchMatMul(
   // weight of any size (a 151,936-column unembedding) needs no scratch copy.
   if (m < 8 && transposeB == 0) {
     for (let batch = 0; batch < n; batch++) {
-      streamRows(a + <usize>batch * <usize>aBatch * 4, rowStride, kStride, b + <usize>batch * <usize>bBatch * 4, c + <usize>batch * <usize>(m * p) * 4, rows, k, p);
+      streamRows(a + <usize>batch * <usize>aBatch * 4, rowStride, kStride, b + <usize>batch * <usize>bBatch * 4, c + <usize>batch * <usize>(m * p) * 4, rows, k, p, 0, p);
     }
     return;
   }
@@ -77,6 +77,15 @@ export function batchMatMul(
   }
 }
 
+/**
+ * Columns [columnStart, columnEnd) of C [M, P] = A [M, K] · B [K, P] for fewer than 8 rows, B
+ * streamed in place (one thread's share of a decoding projection; the rest of C is untouched).
+ * A is stored [K, M] when transposeA. Each element is summed k = 0..K-1, as batchMatMul does.
+ */
+export function streamColumns(a: usize, b: usize, c: usize, m: i32, k: i32, p: i32, transposeA: i32, columnStart: i32, columnEnd: i32): void {
+  streamRows(a, <usize>(transposeA ? 4 : k * 4), <usize>(transposeA ? m * 4 : 4), b, c, m, k, p, columnStart, columnEnd);
+}
+
 /** Columns of C per block of streamRows: a block of each of C's rows and 8 rows of B stay in L1. */
 const STREAM_COLUMNS = 512;
 
@@ -85,10 +94,10 @@ const STREAM_COLUMNS = 512;
  * of STREAM_COLUMNS columns, eight rows of B at a time are added into each row of C, so B streams
  * through once in order and C's block stays in L1. Each element is summed k = 0..K-1 in order.
  */
-function streamRows(a: usize, rowStride: usize, kStride: usize, b: usize, c: usize, m: i32, k: i32, p: i32): void {
+function streamRows(a: usize, rowStride: usize, kStride: usize, b: usize, c: usize, m: i32, k: i32, p: i32, columnStart: i32, columnEnd: i32): void {
   const rowBytes = <usize>(p * 4);
-  for (let j0 = 0; j0 < p; j0 += STREAM_COLUMNS) {
-    const j1 = min(p, j0 + STREAM_COLUMNS);
+  for (let j0 = columnStart; j0 < columnEnd; j0 += STREAM_COLUMNS) {
+    const j1 = min(columnEnd, j0 + STREAM_COLUMNS);
     const vectorEnd = j0 + ((j1 - j0) & ~3);
     for (let r = 0; r < m; r++) {
       const cr = c + <usize>r * rowBytes;
