@@ -48,6 +48,8 @@ describe("numeric and choice flags, checked before anything loads", () => {
     [["generate", ...NO_MODEL, "--ids", "1,2", "--exits", "threshold", "--threshold", "0"], '--threshold must be a finite number in (0, 1), got "0"'],
     [["generate", ...NO_MODEL, "--ids", "1,2", "--min-exit-prob", "2"], '--min-exit-prob must be a finite number in [0, 1], got "2"'],
     [["generate", ...NO_MODEL, "--ids", "1,x"], '--ids must be comma-separated non-negative integers, got "1,x"'],
+    [["--threads", "0", "generate", ...NO_MODEL, "--ids", "1,2"], '--threads must be an integer in [1, 16], got "0"'],
+    [["--threads", "two", "generate", ...NO_MODEL, "--ids", "1,2"], '--threads must be an integer in [1, 16], got "two"'],
     [["lens", ...NO_MODEL, "--ids", "1,2", "--top", "0"], '--top must be a positive integer, got "0"'],
     [["lens", ...NO_MODEL, "--ids", "1,2", "--top", "-2"], '--top must be a positive integer, got "-2"'],
     [["lens", ...NO_MODEL, "--ids", "1,2", "--top", "abc"], '--top must be a positive integer, got "abc"'],
