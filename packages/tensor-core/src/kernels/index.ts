@@ -18,6 +18,7 @@ export {
   INFERENCE_ATTENTION_KERNEL,
   type HeadPreparation,
 } from "./inference-attention.js";
-export { wasmKernelsFor, activeWasmKernels, isRecordingGradients, wasmHeapBytes } from "./wasm-kernels.js";
+export { wasmKernelsFor, activeWasmKernels, isRecordingGradients, wasmHeapBytes, heapReport, WASM32_HEAP_MAX_BYTES } from "./wasm-kernels.js";
+export { sharedIdentityRegistered } from "./shared-identity.js"; // importing it replaces tfjs-wasm's copying Identity
 export { fusedKernelsActive } from "./webgpu-fused.js";
 export { kernelThreads, setKernelThreads, stopKernelThreads, kernelThreadStats, MIN_PARALLEL_FLOPS, MIN_ROWS_PER_THREAD, MAX_KERNEL_THREADS } from "./threads.js";

@@ -133,6 +133,23 @@ export function wasmHeapBytes(): number | null {
   return memory ? memory.buffer.byteLength : null;
 }
 
+/**
+ * Why a wasm allocation failed, in numbers: the heap's size against its 4 GiB wasm32 ceiling and
+ * what tfjs counts in live tensors (the heap also holds XNNPACK's packed weight copies, scratch,
+ * and free space too fragmented for the request).
+ */
+export function heapReport(): string {
+  const heap = wasmHeapBytes();
+  const tensors = tf.memory().numBytes;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  return heap === null
+    ? `tfjs counts ${mib(tensors)} in ${tf.memory().numTensors} tensors`
+    : `the wasm heap is ${mib(heap)} of its ${mib(WASM32_HEAP_MAX_BYTES)} wasm32 ceiling; tfjs counts ${mib(tensors)} in ${tf.memory().numTensors} tensors (data shared by several tensors counted for each)`;
+}
+
+/** emscripten's getHeapMax() in tfjs-backend-wasm: 4 GiB less one 64 KiB page. */
+export const WASM32_HEAP_MAX_BYTES = 4 * 2 ** 30 - 65_536;
+
 /** Byte offset of a float32 tensor in the wasm heap. */
 export function heapOffset(kernels: WasmKernels, tensor: tf.TensorInfo): number {
   const offset = kernels.backend.dataIdMap.get(tensor.dataId)?.memoryOffset;
@@ -154,7 +171,7 @@ export function withScratch<T>(kernels: WasmKernels, bytes: number, fn: (pointer
     let reused = reusedScratch.get(kernels);
     if (!reused) {
       const raw = kernels.backend.wasm._malloc(REUSED_SCRATCH_BYTES + 16) >>> 0;
-      if (raw === 0) throw new Error(`wasm-kernels: malloc(${REUSED_SCRATCH_BYTES + 16}) failed`);
+      if (raw === 0) throw new Error(`wasm-kernels: malloc(${REUSED_SCRATCH_BYTES + 16}) failed: ${heapReport()}`);
       reused = { pointer: ((raw + 15) & ~15) >>> 0, bytes: REUSED_SCRATCH_BYTES, busy: false };
       reusedScratch.set(kernels, reused);
     }
@@ -168,7 +185,7 @@ export function withScratch<T>(kernels: WasmKernels, bytes: number, fn: (pointer
     }
   }
   const raw = kernels.backend.wasm._malloc(bytes + 16) >>> 0;
-  if (raw === 0) throw new Error(`wasm-kernels: malloc(${bytes + 16}) failed`);
+  if (raw === 0) throw new Error(`wasm-kernels: malloc(${bytes + 16}) failed: ${heapReport()}`);
   try {
     return fn(((raw + 15) & ~15) >>> 0);
   } finally {
