@@ -54,8 +54,9 @@ try {
   run("npx", ["-y", "pnpm@10", "-r", ...published.flatMap(({ pkg }) => ["--filter", pkg.name]), "pack", "--pack-destination", tgz], { cwd: root });
   log(`packed ${published.length} packages (${elapsed()})`);
 
-  // 2. What the tarballs hold: package.json, README, dist/ (plus the model files and the cli's
-  //    playground sources); no tests, fixtures or test source maps; no workspace: ranges.
+  // 2. What the tarballs hold: package.json, README, LICENSE (the root's: pnpm pack adds it to a
+  //    package that has none), dist/ (plus the model files and the cli's playground sources); no
+  //    tests, fixtures or test source maps; no workspace: ranges.
   const tarballs = {};
   for (const file of readdirSync(tgz)) {
     const entries = run("tar", ["-tzf", join(tgz, file)]).trim().split("\n");
@@ -65,6 +66,9 @@ try {
   const version = Object.fromEntries(published.map(({ pkg }) => [pkg.name, pkg.version]));
   const contents = {};
   for (const [name, { entries, manifest }] of Object.entries(tarballs)) {
+    for (const required of ["package/package.json", "package/README.md", "package/LICENSE"]) {
+      if (!entries.includes(required)) throw new Error(`${name}: the tarball has no ${required.slice("package/".length)} (it holds ${entries.join(", ")})`);
+    }
     const bad = entries.filter((entry) => /\.test\.|\/test\/|fixtures|__snapshots__|\/src\/(?!playground\/)|vitest\.config|tsconfig|tsup\.config|\.turbo/.test(entry));
     if (bad.length > 0) throw new Error(`${name}: the tarball holds files it should not: ${bad.join(", ")}`);
     const text = JSON.stringify(manifest);

@@ -34,17 +34,18 @@ describe("the packed packages, npm-installed offline into an empty folder", () =
     expect(result.installed).toEqual(PUBLISHED);
   });
 
-  test("tarballs hold dist/, README and package.json (the model package: the model files); no tests, fixtures or sources", () => {
+  test("tarballs hold dist/, README, LICENSE and package.json (the model package: the model files); no tests, fixtures or sources", () => {
     for (const [name, files] of Object.entries(result.contents)) {
       expect(files, name).toContain("package.json");
       expect(files, name).toContain("README.md");
+      expect(files, name).toContain("LICENSE");
       expect(files.filter((f) => /test|fixture|vitest|tsconfig|tsup/.test(f)), name).toEqual([]);
       if (name === "@eecot/tiny-reasoner") {
-        expect(files.filter((f) => f !== "CHANGELOG.md")).toEqual(["README.md", "config.json", "generation_config.json", "index.d.ts", "index.js", "model.safetensors", "model.safetensors.sha256", "package.json", "tokenizer.json", "tokenizer_config.json"]);
+        expect(files.filter((f) => f !== "CHANGELOG.md")).toEqual(["LICENSE", "README.md", "config.json", "generation_config.json", "index.d.ts", "index.js", "model.safetensors", "model.safetensors.sha256", "package.json", "tokenizer.json", "tokenizer_config.json"]);
         continue;
       }
       expect(files, name).toEqual(expect.arrayContaining(["dist/index.js", "dist/index.d.ts"]));
-      const other = files.filter((f) => !["package.json", "README.md", "CHANGELOG.md"].includes(f) && !f.startsWith("dist/") && !(name === "@eecot/cli" && f.startsWith("src/playground/")));
+      const other = files.filter((f) => !["package.json", "README.md", "LICENSE", "CHANGELOG.md"].includes(f) && !f.startsWith("dist/") && !(name === "@eecot/cli" && f.startsWith("src/playground/")));
       expect(other, name).toEqual([]);
       // Source maps only of the bundles (their sources are src/, never a test file).
       expect(files.filter((f) => f.endsWith(".map")).every((f) => /^dist\/[\w.-]+\.js\.map$/.test(f)), name).toBe(true);

@@ -14,6 +14,8 @@ interface PackageJson {
   exports?: Record<string, unknown>;
   engines?: Record<string, string>;
   repository?: { type: string; url: string; directory?: string };
+  homepage?: string;
+  bugs?: { url: string };
   keywords?: string[];
   sideEffects?: boolean | string[];
   license?: string;
@@ -22,6 +24,9 @@ interface PackageJson {
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
+
+/** The project's URL (chosen for the first release; every package.json points at it). */
+const PROJECT_URL = "https://github.com/eecot/eecot";
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
 
@@ -49,7 +54,7 @@ describe("workspace packages", () => {
     test(`${dir}: publishing fields (files, ESM + types exports, engines, repository, keywords, sideEffects, license)`, () => {
       const pkg = readJson<PackageJson>(join(repoRoot, "packages", dir, "package.json"));
       expect(pkg.private).toBeUndefined();
-      expect(pkg.files).toEqual(expect.arrayContaining(["dist", "README.md"])); // what the tarballs hold: test/pack.test.ts
+      expect(pkg.files).toEqual(expect.arrayContaining(["dist", "README.md", "LICENSE"])); // what the tarballs hold: test/pack.test.ts
       expect(pkg.exports?.["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" });
       expect(pkg.engines?.node).toBe(">=20");
       expect(pkg.repository).toMatchObject({ type: "git", directory: `packages/${dir}` });
@@ -58,6 +63,26 @@ describe("workspace packages", () => {
       expect(pkg.license).toBe("MIT");
     });
   }
+
+  // One project URL everywhere; the LICENSE is the root's (pnpm pack adds it to a package without one).
+  for (const dir of [...dirs.map((d) => `packages/${d}`), "models/tiny-reasoner"]) {
+    test(`${dir}: repository, homepage and bugs point at the one project URL; MIT, LICENSE in files`, () => {
+      const pkg = readJson<PackageJson>(join(repoRoot, dir, "package.json"));
+      expect(pkg.repository).toEqual({ type: "git", url: `git+${PROJECT_URL}.git`, directory: dir });
+      expect(pkg.homepage).toBe(`${PROJECT_URL}/tree/main/${dir}#readme`);
+      expect(pkg.bugs).toEqual({ url: `${PROJECT_URL}/issues` });
+      expect(pkg.license).toBe("MIT");
+      expect(pkg.files).toEqual(expect.arrayContaining(["README.md", "LICENSE"]));
+      expect(existsSync(join(repoRoot, dir, "README.md")), `${dir}/README.md`).toBe(true);
+    });
+  }
+
+  test("the root LICENSE is the MIT licence the packages declare", () => {
+    const text = readFileSync(join(repoRoot, "LICENSE"), "utf8");
+    expect(text.startsWith("MIT License\n")).toBe(true);
+    expect(text).toMatch(/^Copyright \(c\) \d{4} .+$/m);
+    expect(readJson<PackageJson>(join(repoRoot, "package.json")).license).toBe("MIT");
+  });
 
   test("tensor-core: wasm and cpu are dependencies; webgpu and tfjs-node are optional peers only", () => {
     const pkg = readJson<PackageJson>(join(repoRoot, "packages", "tensor-core", "package.json"));
