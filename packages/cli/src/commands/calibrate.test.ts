@@ -1,9 +1,10 @@
 // `eecot calibrate`'s flags and run folder: every flag is checked before the model loads (the
 // errors name the flag and quote the value), --held-out past half the prompts is refused, a
 // used folder is refused without --resume, a kill's temporary checkpoint folders are removed
-// and --keep-checkpoints keeps the newest n.
+// and --keep-checkpoints keeps the newest n; a resumed run reports (summary, calibration.json) what
+// an uninterrupted one reports, head warm-up included.
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test, vi } from "vitest";
@@ -85,4 +86,38 @@ describe("eecot calibrate: run folder", () => {
     expect(lines.join("")).toContain(`calibrate: removed ${temporary} (left by an interrupted run)`);
     expect(await readdir(join(out, "checkpoints"))).toEqual(["step-000003"]);
   }, 120_000);
+
+  test("a resumed run's summary and calibration.json say what an uninterrupted run says (head warm-up, final loss)", async () => {
+    // Found by scripts/faults.ts: a run resumed after the head warm-up printed no warm-up and wrote
+    // an empty training.headWarmup (its own result holds only the steps it ran).
+    const folder = await mkdtemp(join(tmpdir(), "eecot-calibrate-resumed-"));
+    const flags = ["--data", "tom:4", "--steps", "3", "--checkpoint-every", "1", "--head-warmup", "2", "--max-new-tokens", "4", "--held-out", "1", "--seed", "3"];
+    const printed = async (...args: string[]) => {
+      const lines: string[] = [];
+      const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+      try {
+        await calibrate(...flags, ...args);
+      } finally {
+        stderr.mockRestore();
+        stdout.mockRestore();
+      }
+      return lines.join("");
+    };
+    const whole = join(folder, "whole");
+    const killed = join(folder, "killed");
+    const expected = (await printed("--out", whole)).replaceAll(whole, "OUT");
+    expect(expected).toMatch(/^stage 1: head warm-up 2 epochs \(total variation \d\.\d{3} on its last\), then 3 steps/);
+    // A run killed after checkpoint 2 (of 3): its step-3 checkpoint, adapter and report never written.
+    await printed("--out", killed);
+    for (const path of ["checkpoints/step-000003", "adapter", "calibration.json"]) await rm(join(killed, path), { recursive: true });
+    expect((await printed("--out", killed, "--resume")).replaceAll(killed, "OUT")).toBe(expected);
+    const training = async (out: string) => {
+      const { training: t } = JSON.parse(await readFile(join(out, "calibration.json"), "utf8")) as { training: { headWarmup: { seconds: number }[]; finalLoss: number; finalKl: number; finalExitNll: number; resumedFrom: number | null } };
+      return { headWarmup: t.headWarmup.map(({ seconds: _, ...epoch }) => epoch), finalLoss: t.finalLoss, finalKl: t.finalKl, finalExitNll: t.finalExitNll, resumedFrom: t.resumedFrom };
+    };
+    const resumed = await training(killed);
+    expect(resumed.headWarmup).toHaveLength(2);
+    expect(resumed).toEqual({ ...(await training(whole)), resumedFrom: 2 });
+  }, 180_000);
 });

@@ -2,13 +2,13 @@
 // self-distillation of the exit heads and LoRA with checkpoints (Ctrl-C saves one, --resume
 // continues exactly), then the appendix-A.2 comparison of learned and target exits on held-out
 // prompts. Writes <out>/adapter, <out>/checkpoints, <out>/metrics.jsonl, <out>/calibration.json.
-import { writeFile, rename } from "node:fs/promises";
+import { readFile, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { Rng, writeFailureHint } from "@eecot/tensor-core";
 import { loadDataSpec, type TaskExample } from "@eecot/datasets";
 import { EarlyExitModel } from "@eecot/early-exit";
-import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type DistillConfig } from "@eecot/distill";
+import { buildTeacherTrajectories, calibrate, calibrationReport, computeLayerDivergences, resolveDistillConfig, type CalibrationStepRecord, type DistillConfig, type HeadWarmupEpoch } from "@eecot/distill";
 import type { Tokenizer } from "@eecot/transformer";
 import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
@@ -70,6 +70,23 @@ export function splitHeldOut<T>(items: readonly T[], heldOut: number, seed: numb
 
 /** The metrics file of a calibrate run folder (written by @eecot/distill's calibrate). */
 export const CALIBRATE_METRICS_FILE = "metrics.jsonl";
+
+/**
+ * The head warm-up epochs and the last step of the whole run, read from its metrics.jsonl: a
+ * resumed run's own result holds only the steps it ran (and no warm-up), its report and summary
+ * must say what an uninterrupted run says.
+ */
+export async function wholeRunRecords(metricsPath: string): Promise<{ headWarmup: HeadWarmupEpoch[]; last: CalibrationStepRecord | undefined }> {
+  const records = (await readFile(metricsPath, "utf8"))
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as { event: string } & Record<string, unknown>);
+  const strip = ({ event: _, step: __, ...rest }: Record<string, unknown>) => rest;
+  const headWarmup = records.filter((r) => r.event === "head-warmup").map((r) => strip(r) as unknown as HeadWarmupEpoch);
+  const steps = records.filter((r) => r.event === "step");
+  const last = steps.at(-1);
+  return { headWarmup, last: last && ({ ...strip(last), step: last.step } as unknown as CalibrationStepRecord) };
+}
 
 /** Every flag of `eecot calibrate`, checked (errors name the flag as typed) before anything loads. */
 export function calibrateSettingsFromFlags(options: CalibrateCliOptions): { config: DistillConfig; maxNewTokens: number; heldOutCount: number; rank: number; exitLayers: number[] | undefined } {
@@ -246,7 +263,9 @@ export function registerCalibrate(program: Command): void {
       // Appendix A.2 on the held-out prompts.
       const heldOutDivergences = await computeLayerDivergences(base, model.exitLayers, split.heldOut, { padTokenId: tokenizer.padTokenId ?? 0 });
       const report = await calibrationReport(model, split.heldOut, { klFactor: config.klFactor, divergences: heldOutDivergences, padTokenId: tokenizer.padTokenId ?? 0 });
-      const last = result.history[result.history.length - 1];
+      // What the whole run did (a resumed run's result holds only its own steps).
+      const whole = result.resumedFrom === null ? { headWarmup: [...result.headWarmup], last: result.history.at(-1) } : await wholeRunRecords(result.metricsPath);
+      const last = whole.last;
       const document = {
         model: options.model,
         data: options.data,
@@ -255,7 +274,7 @@ export function registerCalibrate(program: Command): void {
         exitLayers: [...model.exitLayers],
         config,
         teacher: { cachePath: teacher.cachePath, fromCache: teacher.fromCache, trajectories: teacher.trajectories.length, train: split.train.length, heldOut: split.heldOut.length, maxNewTokens },
-        training: { steps: result.step, resumedFrom: result.resumedFrom, headWarmup: result.headWarmup, seconds: trainingSeconds, finalLoss: last?.loss ?? null, finalKl: last?.kl ?? null, finalExitNll: last?.exitNll ?? null, targets: result.targets },
+        training: { steps: result.step, resumedFrom: result.resumedFrom, headWarmup: whole.headWarmup, seconds: trainingSeconds, finalLoss: last?.loss ?? null, finalKl: last?.kl ?? null, finalExitNll: last?.exitNll ?? null, targets: result.targets },
         adapterDir: result.adapterDir,
         metricsPath: result.metricsPath,
         calibration: report,
@@ -274,7 +293,7 @@ export function registerCalibrate(program: Command): void {
       }
       const percent = (x: number) => `${(100 * (Math.abs(x) < 5e-5 ? 0 : x)).toFixed(1)}%`;
       const lines = [
-        `stage 1: ${result.headWarmup.length > 0 ? `head warm-up ${result.headWarmup.length} epochs (total variation ${result.headWarmup[result.headWarmup.length - 1]!.totalVariation.toFixed(3)} on its last), then ` : ""}${result.step} steps on ${split.train.length} teacher trajectories (f = ${config.klFactor}); final loss ${last?.loss.toFixed(4) ?? "n/a"} (KL ${last?.kl.toFixed(4) ?? "n/a"}, exit NLL ${last?.exitNll.toFixed(4) ?? "n/a"})`,
+        `stage 1: ${whole.headWarmup.length > 0 ? `head warm-up ${whole.headWarmup.length} epochs (total variation ${whole.headWarmup.at(-1)!.totalVariation.toFixed(3)} on its last), then ` : ""}${result.step} steps on ${split.train.length} teacher trajectories (f = ${config.klFactor}); final loss ${last?.loss.toFixed(4) ?? "n/a"} (KL ${last?.kl.toFixed(4) ?? "n/a"}, exit NLL ${last?.exitNll.toFixed(4) ?? "n/a"})`,
         `held-out (${split.heldOut.length} prompts, ${report.comparison.tokenCount} tokens): learned early-exit rate ${percent(report.comparison.learnedEarlyExitRate)} (gated at ${report.gate.minExitProb}; ungated ${percent(report.ungatedComparison.learnedEarlyExitRate)}) vs target ${percent(report.comparison.targetEarlyExitRate)}`,
         `total variation: mean per token ${report.comparison.meanTokenTotalVariation.toFixed(3)} (ungated ${report.ungatedComparison.meanTokenTotalVariation.toFixed(3)}), histogram ${report.comparison.histogramTotalVariation.toFixed(3)}`,
         "layer   learned   target",
