@@ -16,7 +16,7 @@ import { checkpointSteps, findLatestCheckpoint, resolveRlooConfig, trainRloo, ty
 import type { QwenModel, Tokenizer } from "@eecot/transformer";
 import { evaluateModel, type EvaluationMetrics } from "./evaluate-model.js";
 import { createProgress } from "./progress.js";
-import { makeOutputFolder, refuseUsedOutputFolder, removeStaleCheckpointTemporaries } from "./run-folder.js";
+import { makeOutputFolder, refuseUsedOutputFolder, removeStaleRunTemporaries } from "./run-folder.js";
 
 /** The metrics file of an RL run folder. */
 export const RL_METRICS_FILE = "rl-metrics.jsonl";
@@ -120,7 +120,7 @@ export async function runRl(options: RlRunOptions): Promise<RlRunResult> {
   const checkpointsDir = join(outDir, "checkpoints");
   await makeOutputFolder(outDir);
   if (!options.resume) await refuseUsedOutputFolder("rl", outDir, [RL_METRICS_FILE]);
-  for (const name of await removeStaleCheckpointTemporaries(checkpointsDir)) log(`rl: removed ${join(checkpointsDir, name)} (left by an interrupted run)`);
+  for (const path of await removeStaleRunTemporaries(outDir)) log(`rl: removed ${path} (left by an interrupted run)`);
   const resumeFrom = options.resume ? await findLatestCheckpoint(checkpointsDir) : null;
   const resumeStep = resumeFrom ? (await checkpointSteps(checkpointsDir)).at(-1)! : 0;
   if (options.resume) log(resumeFrom ? `rl: resuming from ${resumeFrom} (step ${resumeStep})` : `rl: no checkpoint in ${checkpointsDir}: starting fresh`);

@@ -31,10 +31,22 @@ export async function makeOutputFolder(path: string, flag = "--out"): Promise<vo
 }
 
 /**
- * Remove the `.step-NNNNNN.tmp-<pid>-<random>` folders that a killed run left in `directory`
- * (those of a process still running are kept); returns the names removed.
+ * Remove what a killed run left in its folder (those of a process still running are kept): the
+ * `.step-NNNNNN.tmp-<pid>-<random>` folders of checkpoint writes in `<out>/checkpoints`, and in
+ * `<out>` the staging folders and files of the final adapter and other atomic writes
+ * (`.adapter.tmp-<pid>-…`, `metrics.jsonl.tmp-<pid>`) and a replaced folder's `adapter.old-<pid>-…`.
+ * Returns the paths removed.
  */
-export async function removeStaleCheckpointTemporaries(directory: string): Promise<string[]> {
+export async function removeStaleRunTemporaries(outDir: string): Promise<string[]> {
+  const checkpointsDir = join(outDir, "checkpoints");
+  return [
+    ...(await removeStale(checkpointsDir, /^\.step-\d+\.tmp-(\d+)-/)),
+    // run.lock's own temporaries are run-lock.ts's (removed when the lock is taken).
+    ...(await removeStale(outDir, /^(?!run\.lock)[^/]+\.(?:tmp|old)-(\d+)(?:-|$)/)),
+  ];
+}
+
+async function removeStale(directory: string, pattern: RegExp): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(directory);
@@ -43,10 +55,10 @@ export async function removeStaleCheckpointTemporaries(directory: string): Promi
   }
   const removed: string[] = [];
   for (const name of names) {
-    const match = /^\.step-\d+\.tmp-(\d+)-/.exec(name);
+    const match = pattern.exec(name);
     if (!match || processAlive(Number(match[1]))) continue;
     await rm(join(directory, name), { recursive: true, force: true });
-    removed.push(name);
+    removed.push(join(directory, name));
   }
   return removed;
 }

@@ -1,6 +1,6 @@
 // `eecot calibrate`'s flags and run folder: every flag is checked before the model loads (the
 // errors name the flag and quote the value), --held-out past half the prompts is refused, a
-// used folder is refused without --resume, a kill's temporary checkpoint folders are removed
+// used folder is refused without --resume, a kill's temporaries (checkpoint, adapter) are removed
 // and --keep-checkpoints keeps the newest n; a resumed run reports (summary, calibration.json) what
 // an uninterrupted one reports, head warm-up included.
 import { spawnSync } from "node:child_process";
@@ -66,11 +66,21 @@ describe("eecot calibrate: checked before the model loads", () => {
 });
 
 describe("eecot calibrate: run folder", () => {
-  test("a kill's temporary checkpoint folder is removed and --keep-checkpoints 1 keeps the newest", async () => {
+  test("a kill's temporaries are removed (checkpoint, final adapter, replaced folder, records), a live process's kept; --keep-checkpoints 1 keeps the newest", async () => {
     const out = await mkdtemp(join(tmpdir(), "eecot-calibrate-keep-"));
     const deadPid = spawnSync("true").pid!;
     const temporary = join(out, "checkpoints", `.step-000002.tmp-${deadPid}-abc`);
     await mkdir(temporary, { recursive: true });
+    // A kill inside the final adapter write (found by scripts/faults.ts: never removed before).
+    const staging = join(out, `.adapter.tmp-${deadPid}-1796315402319-x1`);
+    await mkdir(staging);
+    await writeFile(join(staging, `.adapter_model.safetensors.tmp-${deadPid}-y2`), "partial");
+    const replaced = join(out, `adapter.old-${deadPid}-1796315402319`);
+    await mkdir(replaced);
+    const records = join(out, `metrics.jsonl.tmp-${deadPid}`);
+    await writeFile(records, "");
+    const live = join(out, `.adapter.tmp-${process.pid}-1-z3`);
+    await mkdir(live);
     const lines: string[] = [];
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -83,8 +93,9 @@ describe("eecot calibrate: run folder", () => {
       stderr.mockRestore();
       stdout.mockRestore();
     }
-    expect(lines.join("")).toContain(`calibrate: removed ${temporary} (left by an interrupted run)`);
+    for (const path of [temporary, staging, replaced, records]) expect(lines.join("")).toContain(`calibrate: removed ${path} (left by an interrupted run)`);
     expect(await readdir(join(out, "checkpoints"))).toEqual(["step-000003"]);
+    expect((await readdir(out)).filter((name) => name.includes(".tmp-") || name.includes(".old-"))).toEqual([`.adapter.tmp-${process.pid}-1-z3`]);
   }, 120_000);
 
   test("a resumed run's summary and calibration.json say what an uninterrupted run says (head warm-up, final loss)", async () => {

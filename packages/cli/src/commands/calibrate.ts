@@ -14,7 +14,7 @@ import { promptIds } from "../chat.js";
 import { createProgress } from "../progress.js";
 import { loadModelFolder, requireTokenizer, startBackend } from "../setup.js";
 import { choiceFlag, integerFlag, nonNegativeIntegerFlag, numberFlag, positiveIntegerFlag } from "../flags.js";
-import { removeStaleCheckpointTemporaries } from "../run-folder.js";
+import { removeStaleRunTemporaries } from "../run-folder.js";
 import { bundledModelDir } from "../bundled.js";
 import { openRunFolder } from "../run-guard.js";
 import { ALLOW_CHANGED_HELP } from "../run-flags.js";
@@ -171,8 +171,7 @@ export function registerCalibrate(program: Command): void {
       // The folder is locked (until the command returns), refused when used without --resume, and a
       // resume's flags are compared with the run's.
       await openRunFolder({ command, outDir: options.out, resume: options.resume, allowChanged: options.allowChanged, records: [CALIBRATE_METRICS_FILE] });
-      const checkpointsDir = join(options.out, "checkpoints");
-      for (const name of await removeStaleCheckpointTemporaries(checkpointsDir)) process.stderr.write(`calibrate: removed ${join(checkpointsDir, name)} (left by an interrupted run)\n`);
+      for (const path of await removeStaleRunTemporaries(options.out)) process.stderr.write(`calibrate: removed ${path} (left by an interrupted run)\n`);
       const backend = await startBackend(command);
       const loaded = await loadModelFolder(options.model);
       const tokenizer = requireTokenizer(loaded, "calibrate");
