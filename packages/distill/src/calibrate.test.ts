@@ -125,6 +125,12 @@ for (const fixture of FIXTURES) {
       const expected = await records(straightDir);
       expect(expected.map((r) => `${r.event} ${r.step}`)).toEqual(["targets 0", "step 1", "step 2", "checkpoint 2", "step 3", "step 4", "checkpoint 4", "done 4"]);
       expect(await records(killedDir)).toEqual(expected);
+      // Killed again after its "done" record (in the CLI's held-out report), resumed from the last
+      // checkpoint: one "done", not two (found by scripts/faults.ts).
+      const third = EarlyExitModel.create(base, { exitLayers: fixture.exitLayers, lora: { rank: 2 } });
+      expect((await calibrate(third, trajectories, { outDir: killedDir, config, resume: true })).resumedFrom).toBe(4);
+      third.dispose();
+      expect(await records(killedDir)).toEqual(expected);
     });
 
     test("interrupted + resumed == uninterrupted, bit for bit (soft exit term, cosine schedule)", async () => {

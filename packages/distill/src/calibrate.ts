@@ -132,7 +132,7 @@ export function stepPasses(
   return passes;
 }
 
-/** Keep only metrics lines up to `step` (resume), atomically. */
+/** Keep only metrics lines up to `step` (resume), atomically; a "done" record goes (the resumed run writes its own). */
 async function truncateMetrics(path: string, step: number): Promise<void> {
   let text: string;
   try {
@@ -143,8 +143,8 @@ async function truncateMetrics(path: string, step: number): Promise<void> {
   const kept = text.split("\n").filter((line) => {
     if (line.trim() === "") return false;
     try {
-      const record = JSON.parse(line) as { step?: number };
-      return record.step === undefined || record.step <= step;
+      const record = JSON.parse(line) as { event?: string; step?: number };
+      return record.event !== "done" && (record.step === undefined || record.step <= step);
     } catch {
       return false;
     }
