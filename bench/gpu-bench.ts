@@ -6,6 +6,7 @@
 //   npx tsx bench/gpu-bench.ts                                  # EECOT_BACKEND or auto
 //   npx tsx bench/gpu-bench.ts --backend webgpu --preset qwen3-1.7b --json out.json
 //   npx tsx bench/gpu-bench.ts --backend webgpu --preset tiny   # seconds, for a software GPU
+//   npx tsx bench/gpu-bench.ts --backend wasm --train-only --train-length 128   # only the LoRA step (peak wasm heap)
 //   npx tsx bench/gpu-bench.ts --probe                          # the WebGPU adapter, then exit
 //   npx tsx bench/gpu-bench.ts --check-fixtures DIR             # fixture logits + greedy decode on the backend (for bundles without vitest)
 //   npx tsx bench/gpu-bench.ts --tf-flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64   # a tfjs environment flag (repeatable)
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     "lora-rank": { type: "string", default: "16" },
     "logits-chunk-mb": { type: "string", default: "64" },
     force: { type: "boolean", default: false },
+    "train-only": { type: "boolean", default: false },
     probe: { type: "boolean", default: false },
     "check-fixtures": { type: "string" },
     json: { type: "string" },
@@ -175,9 +177,9 @@ if (process.env.EECOT_WEBGPU_POOL_MB) report("webgpuPoolMb", Number(process.env.
 const loraParameters = config.numLayers * LORA_PROJECTIONS.reduce((sum, p) => sum + loraRank * projectionWidths(p).reduce((a, b) => a + b, 0), 0);
 const estimate = refuseIfTooBig(() => assertMemoryFits(
   config,
-  { batchSize: batch, sequenceLength: Math.max(promptLength + decodeTokens, trainLength), positionsPerCall: Math.max(promptLength, trainLength), trainableParameters: loraParameters, logitsForEveryPosition: true, logitsChunkColumns: vocabularyChunkColumns(config.hiddenSize, config.vocabSize, logitsChunkBytes, batch * trainLength) },
+  { batchSize: batch, sequenceLength: args["train-only"] ? trainLength : Math.max(promptLength + decodeTokens, trainLength), positionsPerCall: args["train-only"] ? trainLength : Math.max(promptLength, trainLength), trainableParameters: loraParameters, logitsForEveryPosition: true, logitsChunkColumns: vocabularyChunkColumns(config.hiddenSize, config.vocabSize, logitsChunkBytes, batch * trainLength) },
   info,
-  { log: (line) => console.log(line), force: args.force },
+  { log: (line) => console.log(line), force: args.force, subject: `preset ${args.preset}` },
 ));
 
 /** Runs the check; a clear refusal ends the bench with status 2 instead of a stack trace. */
@@ -263,44 +265,48 @@ report("uploadSeconds", seconds(start), `weights made and uploaded in ${seconds(
 // ---------------------------------------------------------------------------------------------
 // Prefill and decode
 
-const prompts = randomIds(batch, promptLength, 7);
-async function prefill(): Promise<number> {
-  const t = performance.now();
-  const out = qwenForward(params, config, prompts, { useCache: true, lastPositionOnly: true });
-  await out.logits!.data();
-  tf.dispose(out.logits!);
-  disposeCache(out.cache);
-  return seconds(t);
-}
-report("prefillWarmupSeconds", await prefill(), "prefill warm-up done (shader compilation)");
-const prefillSeconds = Math.min(await prefill(), await prefill());
-report("prefillTokensPerSecond", (batch * promptLength) / prefillSeconds, `prefill ${batch}×${promptLength}: ${((batch * promptLength) / prefillSeconds).toFixed(1)} tokens/s (${(prefillSeconds * 1000).toFixed(0)} ms)`);
+if (!args["train-only"]) await prefillAndDecode();
 
-async function decode(tokens: number): Promise<number> {
-  const first = qwenForward(params, config, prompts, { useCache: true, lastPositionOnly: true });
-  await first.logits!.data();
-  tf.dispose(first.logits!);
-  let cache = first.cache;
-  const t = performance.now();
-  let next = prompts.map((row) => [row[row.length - 1]!]);
-  for (let step = 0; step < tokens; step++) {
-    const out = qwenForward(params, config, next, { cache, useCache: true, lastPositionOnly: true });
-    disposeCache(cache);
-    cache = out.cache;
-    const logits = (await out.logits!.data()) as Float32Array; // [B*V]: greedy, on the host
+async function prefillAndDecode(): Promise<void> {
+  const prompts = randomIds(batch, promptLength, 7);
+  async function prefill(): Promise<number> {
+    const t = performance.now();
+    const out = qwenForward(params, config, prompts, { useCache: true, lastPositionOnly: true });
+    await out.logits!.data();
     tf.dispose(out.logits!);
-    next = Array.from({ length: batch }, (_, b) => {
-      let best = 0;
-      for (let v = 1; v < config.vocabSize; v++) if (logits[b * config.vocabSize + v]! > logits[b * config.vocabSize + best]!) best = v;
-      return [best];
-    });
+    disposeCache(out.cache);
+    return seconds(t);
   }
-  disposeCache(cache);
-  return seconds(t);
+  report("prefillWarmupSeconds", await prefill(), "prefill warm-up done (shader compilation)");
+  const prefillSeconds = Math.min(await prefill(), await prefill());
+  report("prefillTokensPerSecond", (batch * promptLength) / prefillSeconds, `prefill ${batch}×${promptLength}: ${((batch * promptLength) / prefillSeconds).toFixed(1)} tokens/s (${(prefillSeconds * 1000).toFixed(0)} ms)`);
+
+  async function decode(tokens: number): Promise<number> {
+    const first = qwenForward(params, config, prompts, { useCache: true, lastPositionOnly: true });
+    await first.logits!.data();
+    tf.dispose(first.logits!);
+    let cache = first.cache;
+    const t = performance.now();
+    let next = prompts.map((row) => [row[row.length - 1]!]);
+    for (let step = 0; step < tokens; step++) {
+      const out = qwenForward(params, config, next, { cache, useCache: true, lastPositionOnly: true });
+      disposeCache(cache);
+      cache = out.cache;
+      const logits = (await out.logits!.data()) as Float32Array; // [B*V]: greedy, on the host
+      tf.dispose(out.logits!);
+      next = Array.from({ length: batch }, (_, b) => {
+        let best = 0;
+        for (let v = 1; v < config.vocabSize; v++) if (logits[b * config.vocabSize + v]! > logits[b * config.vocabSize + best]!) best = v;
+        return [best];
+      });
+    }
+    disposeCache(cache);
+    return seconds(t);
+  }
+  await decode(2); // warm-up
+  const decodeSeconds = await decode(decodeTokens);
+  report("decodeTokensPerSecond", (batch * decodeTokens) / decodeSeconds, `decode ${batch}×${decodeTokens} after ${promptLength}: ${((batch * decodeTokens) / decodeSeconds).toFixed(2)} tokens/s (${((decodeSeconds / decodeTokens) * 1000).toFixed(1)} ms/step)`);
 }
-await decode(2); // warm-up
-const decodeSeconds = await decode(decodeTokens);
-report("decodeTokensPerSecond", (batch * decodeTokens) / decodeSeconds, `decode ${batch}×${decodeTokens} after ${promptLength}: ${((batch * decodeTokens) / decodeSeconds).toFixed(2)} tokens/s (${((decodeSeconds / decodeTokens) * 1000).toFixed(1)} ms/step)`);
 
 // ---------------------------------------------------------------------------------------------
 // LoRA training step: every projection adapted (rank r), frozen base, chunked log-probs
@@ -336,6 +342,8 @@ function loraLoss(): tf.Scalar {
     const C = config.hiddenSize;
     const inputs = tf.reshape(tf.slice(last, [0, 0, 0], [batch, trainLength - 1, C]), [batch * (trainLength - 1), C]) as tf.Tensor2D;
     const normed = rmsNorm(inputs, params.norm, config.rmsNormEps) as tf.Tensor2D;
+    const heap = wasmHeapBytes();
+    if (heap !== null) console.log(`gpu-bench: wasm heap ${formatBytes(heap)} after the decoder's forward pass, ${formatBytes(tf.memory().numBytes)} in tensors`);
     return tf.neg(tf.mean(frozenChunkedTokenLogProbs(normed, params.lmHeadT, chunkColumns, targets))) as tf.Scalar; // blocks sliced per use (no copy of the head)
   });
 }

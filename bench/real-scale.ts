@@ -87,7 +87,7 @@ try {
     config,
     { batchSize: Math.max(rows, ...batches), sequenceLength: 128 + maxNewTokens, positionsPerCall: 128 + maxNewTokens, logitsChunkColumns: 4096, trainableParameters: 5_000_000 },
     info,
-    { log: (line) => console.log(line), force: args.force },
+    { log: (line) => console.log(line), force: args.force, subject: args.model },
   );
   results.estimateBytes = estimate.totalBytes;
 } catch (error) {

@@ -52,7 +52,7 @@ export const TRAINING_WORKLOAD: Partial<MemoryWorkload> = { batchSize: 8, sequen
 export async function loadModelFolder(dir: string, workload: Partial<MemoryWorkload> = INFERENCE_WORKLOAD): Promise<LoadedModel> {
   const backend = currentBackend();
   const config = await readQwenConfig(dir);
-  if (backend) assertMemoryFits(config, workload, backend, { log: (line) => process.stderr.write(`${line}\n`), onlyWhenItMatters: !verbose });
+  if (backend) assertMemoryFits(config, workload, backend, { log: (line) => process.stderr.write(`${line}\n`), onlyWhenItMatters: !verbose, subject: dir });
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await loadTokenizer(dir) : null;
   if (tokenizer) assertTokenizerFitsModel(tokenizer, config.vocabSize, dir);
   const model = await loadQwenModel(dir);

@@ -82,7 +82,7 @@ describe("estimateMemory", () => {
 
 describe("memoryBudget and checkMemory", () => {
   it("budgets: wasm's 4 GiB heap, system memory for cpu and software GPUs, unknown for hardware GPUs, env override", () => {
-    expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null, largerBackends: LARGER_BACKENDS });
+    expect(memoryBudget({ name: "wasm" }, 64 * GiB)).toEqual({ bytes: 4 * GiB, source: "the wasm backend's 4 GiB wasm32 heap", maxTensorBytes: null, largerBackends: LARGER_BACKENDS, hardCeiling: true });
     expect(memoryBudget({ name: "wasm" }, 2 * GiB).bytes).toBe(2 * GiB);
     expect(memoryBudget({ name: "cpu" }, 8 * GiB).bytes).toBe(8 * GiB);
     expect(memoryBudget({ name: "webgpu", software: true, maxStorageBufferBindingSize: 128 * MiB }, 8 * GiB)).toEqual({ bytes: 8 * GiB, source: "system memory, shared with the software GPU", maxTensorBytes: 128 * MiB });
@@ -121,6 +121,30 @@ describe("memoryBudget and checkMemory", () => {
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(MemoryEstimateError);
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB })).toThrow(/^not loading the model: memory estimate for 4\.02B parameters .* this will not fit/);
     expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, force: true })).not.toThrow();
+    // Named: the folder (the CLI passes --model's) or preset, then the numbers against the ceiling.
+    expect(() => assertMemoryFits(QWEN3_4B, { sequenceLength: 4096 }, { name: "wasm" }, { log, systemBytes: 64 * GiB, subject: "/tmp/ck/qwen3-4b" })).toThrow(
+      /^not loading \/tmp\/ck\/qwen3-4b: memory estimate for 4\.02B parameters \(batch 1, 4096 positions, 4096 per call\): weights 15\.0 GiB .* = \d+\.?\d* GiB; this will not fit: it needs about \d+\.?\d* GiB but the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB/,
+    );
+  });
+
+  it("wasm's heap is a hard ceiling: a Qwen3-0.6B LoRA step fits at 1×16 tokens and is refused at 1×128, as measured", () => {
+    // bench/gpu-bench.ts --backend wasm --train-only (rank-16 LoRA on all 7 projections × 28 layers,
+    // log-probs over the vocabulary in chunks), 2026-12-03: at 1×16 (64 MiB chunks) the heap
+    // peaked at 3.70 GiB over three steps; at 1×128 (4 MiB chunks) it reached 3.90 GiB after the
+    // decoder's forward pass alone and then ran out of the 4 GiB heap.
+    const lora = 28 * 16 * (1024 + 2048 + 2 * (1024 + 1024) + (2048 + 1024) + 2 * (1024 + 3072) + (3072 + 1024));
+    expect(lora).toBe(10_092_544); // what gpu-bench reports
+    const step = (tokens: number, chunkColumns: number) =>
+      ({ batchSize: 1, sequenceLength: tokens, positionsPerCall: tokens, trainableParameters: lora, logitsForEveryPosition: true, logitsChunkColumns: chunkColumns });
+    const lines: string[] = [];
+    const short = assertMemoryFits(QWEN3_0_6B, step(16, 16_384), { name: "wasm" }, { log: (line) => lines.push(line), systemBytes: 64 * GiB });
+    expect(Math.abs(short.totalBytes / (3.7 * GiB) - 1)).toBeLessThan(0.15); // the measured peak
+    expect(() => assertMemoryFits(QWEN3_0_6B, step(128, 1024), { name: "wasm" }, { log: () => {}, systemBytes: 64 * GiB, subject: "preset qwen3-0.6b" })).toThrow(
+      /^not loading preset qwen3-0\.6b: memory estimate for 0\.60B parameters \(batch 1, 128 positions, 128 per call, training\): .* = 4\.\d\d GiB; this will not fit: it needs about 4\.\d\d GiB but the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB/,
+    );
+    // The same estimate on a backend whose budget can stretch (system memory) is only tight.
+    const over = estimateMemory(QWEN3_0_6B, step(128, 1024));
+    expect(checkMemory(over, { bytes: 4 * GiB, source: "system memory", maxTensorBytes: null }).verdict).toBe("tight");
   });
 
   it("wasm counts XNNPACK's packed copy of a weight over the SIMD kernel's limit only when 8 rows or more multiply it", () => {

@@ -88,8 +88,9 @@ describe("the full-size presets on wasm", () => {
     const dir = join(await mkdtemp(join(tmpdir(), "eecot-refuse-")), preset);
     await mkdir(dir);
     await writeFile(join(dir, "config.json"), JSON.stringify(QWEN_PRESETS[preset].config));
-    await expect(runCli(["node", "eecot", "--backend", "wasm", "generate", "--model", dir, "--ids", "1,2,3"])).rejects.toThrow(
-      /^not loading the model: memory estimate for \d\.\d\dB parameters .* the wasm backend's 4 GiB wasm32 heap allows 4\.00 GiB, .* backends that can: webgpu .*tensorflow .*cpu/,
+    const refusal = new RegExp(
+      `^not loading ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: memory estimate for \\d\\.\\d\\dB parameters .* the wasm backend's 4 GiB wasm32 heap allows 4\\.00 GiB, .* backends that can: webgpu .*tensorflow .*cpu`,
     );
+    await expect(runCli(["node", "eecot", "--backend", "wasm", "generate", "--model", dir, "--ids", "1,2,3"])).rejects.toThrow(refusal);
   });
 });

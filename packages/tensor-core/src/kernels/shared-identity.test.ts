@@ -84,5 +84,9 @@ describe("Identity on wasm shares its input's data", () => {
 
   it("a failed heap allocation names the heap's size and ceiling", () => {
     expect(heapReport()).toMatch(/^the wasm heap is \d+ MiB of its 4096 MiB wasm32 ceiling; tfjs counts \d+ MiB in \d+ tensors/);
+    // tfjs-wasm's makeOutput keeps malloc's 0 (no room) as the offset: a kernel must not write there.
+    const dataId = {};
+    const kernels = { backend: { dataIdMap: new Map([[dataId, { memoryOffset: 0 }]]) } } as unknown as Parameters<typeof heapOffset>[0];
+    expect(() => heapOffset(kernels, { dataId, shape: [2, 3], dtype: "float32" })).toThrow(/^wasm-kernels: no room in the wasm heap for a tensor \[2, 3\] \(24 bytes\): the wasm heap is \d+ MiB of its 4096 MiB/);
   });
 });

@@ -154,6 +154,11 @@ export const WASM32_HEAP_MAX_BYTES = 4 * 2 ** 30 - 65_536;
 export function heapOffset(kernels: WasmKernels, tensor: tf.TensorInfo): number {
   const offset = kernels.backend.dataIdMap.get(tensor.dataId)?.memoryOffset;
   if (offset === null || offset === undefined) throw new Error(`wasm-kernels: tensor [${tensor.shape.join(", ")}] has no wasm heap offset`);
+  // tfjs-wasm's makeOutput does not check its malloc: 0 is a failed allocation (writing there runs
+  // out of bounds), never a tensor's place.
+  if (offset === 0 && tensor.shape.every((size) => size > 0)) {
+    throw new Error(`wasm-kernels: no room in the wasm heap for a tensor [${tensor.shape.join(", ")}] (${tensor.shape.reduce((a, b) => a * b, 4)} bytes): ${heapReport()}`);
+  }
   return offset;
 }
 
