@@ -23,7 +23,7 @@
 //
 //   nice -n 10 npx -y pnpm@10 exec tsx scripts/faults.ts [--kills 10] [--kills-per-chain 3] [--seed 1] [--only calibrate|rl] [--work DIR]
 //
-// Not part of the test suite (about ten minutes on 2 cores); the in-suite variants are
+// Not part of the test suite (about five minutes on 2 cores); the in-suite variants are
 // packages/cli/src/rl-run.test.ts and packages/distill/src/calibrate.test.ts (interrupted + resumed
 // == uninterrupted) and packages/cli/src/run-lock.test.ts (a SIGKILLed holder's lock).
 import { spawn } from "node:child_process";
