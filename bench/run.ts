@@ -2,7 +2,7 @@
 //
 //   pnpm bench                      # wasm, both models
 //   pnpm bench --backends wasm,cpu --models fixture,2m --steps 5
-//   pnpm bench --compare-torch   # also run bench/torch_reference.py (dev only, needs python3-torch)
+//   pnpm bench --compare-torch   # also run bench/torch_reference.py (dev only: the highest torch of $EECOT_TORCH_PYTHON, python3, /usr/bin/python3)
 //   pnpm bench --json out.json   # also write the numbers as JSON
 //
 // Measures, per model and backend: prefill tokens/s, KV-cached decode tokens/s at batch 1 and 8
@@ -17,6 +17,7 @@ import { initBackend, tf, type BackendChoice } from "@eecot/tensor-core";
 import { generateTokens, initQwenParams, LanguageModelTrainer, qwenForward } from "@eecot/transformer";
 import { benchModelConfigs, type BenchModel } from "./models.js";
 import { earlyExitDecodeBench } from "./early-exit-bench.js";
+import { pickTorchPython, torchBuildSummary } from "./torch-python.js";
 
 const { values } = parseArgs({
   options: {
@@ -125,12 +126,14 @@ async function benchModel(model: BenchModel, backend: string, steps: number, dec
 function torchReference(models: BenchModel[], steps: number, decodeTokens: number): Map<string, number> {
   const script = fileURLToPath(new URL("./torch_reference.py", import.meta.url));
   const results = new Map<string, number>();
-  // Debian's python3-torch lives under /usr/bin/python3, which may not be the python3 on PATH.
-  const python = ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import torch"], { encoding: "utf8" }).status === 0);
-  if (!python) {
-    console.log("compare-torch: no python3 can import torch (install Debian's python3-torch, dev only); skipping the PyTorch comparison");
+  // The highest torch of $EECOT_TORCH_PYTHON, python3 and /usr/bin/python3 (Debian's python3-torch).
+  const torch = pickTorchPython((line) => console.log(line));
+  if (!torch) {
+    console.log("compare-torch: no python can import torch (set EECOT_TORCH_PYTHON to a venv with torch 2.x, or install Debian's python3-torch; dev only); skipping the PyTorch comparison");
     return results;
   }
+  console.log(`compare-torch: PyTorch ${torch.version} (${torch.executable}); ${torchBuildSummary(torch)}; 2 threads`);
+  const python = torch.python;
   for (const model of models) {
     const out = spawnSync(python, [script, JSON.stringify({ config: model.hfConfig, batch: model.train.batch, seqLen: model.train.seqLen, steps, decodeTokens })], {
       encoding: "utf8",

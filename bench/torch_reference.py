@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 args = json.loads(sys.argv[1])
 cfg = args["config"]
-torch.set_num_threads(2)
+torch.set_num_threads(args.get("threads", 2))
 torch.manual_seed(0)
 
 C = cfg["hidden_size"]
@@ -30,6 +30,9 @@ L = cfg["num_hidden_layers"]
 eps = cfg.get("rms_norm_eps", 1e-6)
 theta = cfg.get("rope_theta", 10000.0)
 exits = cfg.get("early_exit_layers") or [l for l in range(1, L) if l % 5 == 0]
+
+
+SDPA = getattr(F, "scaled_dot_product_attention", None)
 
 
 def rms(x, w):
@@ -69,11 +72,13 @@ class Layer(torch.nn.Module):
         q = rope(rms(self.q(xn).view(B, T, H, D), self.qn), cos, sin).transpose(1, 2)
         kk = k.repeat_interleave(H // K, 1)
         vv = v.repeat_interleave(H // K, 1)
-        # Written out (torch 1.13 has no scaled_dot_product_attention).
-        scores = q @ kk.transpose(-1, -2) / math.sqrt(D)
-        if cache is None and T > 1:
-            scores = scores + torch.full((T, T), float("-inf")).triu(1)
-        att = scores.softmax(-1) @ vv
+        if SDPA is not None:
+            att = SDPA(q, kk, vv, is_causal=cache is None and T > 1)
+        else:  # torch 1.13 has no scaled_dot_product_attention
+            scores = q @ kk.transpose(-1, -2) / math.sqrt(D)
+            if cache is None and T > 1:
+                scores = scores + torch.full((T, T), float("-inf")).triu(1)
+            att = scores.softmax(-1) @ vv
         x = x + self.o(att.transpose(1, 2).reshape(B, T, H * D))
         xn = rms(x, self.n2)
         return x + self.down(F.silu(self.gate(xn)) * self.up(xn)), (k, v)
@@ -113,55 +118,61 @@ class Model(torch.nn.Module):
         return rms(x, self.norm) @ self.emb.weight.t(), new
 
 
-model = Model()
-B, T, steps, n_new = args["batch"], args["seqLen"], args["steps"], args["decodeTokens"]
-out = {}
-ids = torch.randint(0, V, (B, T))
-with torch.no_grad():
-    model(ids)
+def main():
+    global model, ids, opt
+    model = Model()
+    B, T, steps, n_new = args["batch"], args["seqLen"], args["steps"], args["decodeTokens"]
+    out = {}
+    ids = torch.randint(0, V, (B, T))
+    with torch.no_grad():
+        model(ids)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            model(ids)
+        out[f"prefill {B}×{T}|tokens/s"] = steps * B * T / (time.perf_counter() - t0)
+
+
+    def decode(batch, exit_at=None):
+        with torch.no_grad():
+            prompt = torch.randint(0, V, (batch, 16))
+            logits, cache = model(prompt)
+            tok = logits[:, -1].argmax(-1, keepdim=True)
+            pos = 16
+            t0 = time.perf_counter()
+            for _ in range(n_new):
+                logits, cache = model(tok, cache, pos, exit_at)
+                tok = logits[:, -1].argmax(-1, keepdim=True)
+                pos += 1
+            return batch * n_new / (time.perf_counter() - t0)
+
+
+    # Best of 3 after a warm-up, as bench/run.ts measures our side.
+    for batch in (1, 8):
+        decode(batch)
+        out[f"decode batch {batch} (KV cache)|tokens/s"] = max(decode(batch) for _ in range(3))
+    decode(1, exits[0])
+    out[f"decode batch 1, exit at layer {exits[0]}|tokens/s"] = max(decode(1, exits[0]) for _ in range(3))
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+    def train_step():
+        logits, _ = model(ids)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+    train_step()
     t0 = time.perf_counter()
     for _ in range(steps):
-        model(ids)
-    out[f"prefill {B}×{T}|tokens/s"] = steps * B * T / (time.perf_counter() - t0)
+        train_step()
+    elapsed = time.perf_counter() - t0
+    out[f"train step {B}×{T}|tokens/s"] = steps * B * T / elapsed
+    out[f"train step {B}×{T}|ms/step"] = 1000 * elapsed / steps
+    print(json.dumps(out))
 
 
-def decode(batch, exit_at=None):
-    with torch.no_grad():
-        prompt = torch.randint(0, V, (batch, 16))
-        logits, cache = model(prompt)
-        tok = logits[:, -1].argmax(-1, keepdim=True)
-        pos = 16
-        t0 = time.perf_counter()
-        for _ in range(n_new):
-            logits, cache = model(tok, cache, pos, exit_at)
-            tok = logits[:, -1].argmax(-1, keepdim=True)
-            pos += 1
-        return batch * n_new / (time.perf_counter() - t0)
-
-
-# Best of 3 after a warm-up, as bench/run.ts measures our side.
-for batch in (1, 8):
-    decode(batch)
-    out[f"decode batch {batch} (KV cache)|tokens/s"] = max(decode(batch) for _ in range(3))
-decode(1, exits[0])
-out[f"decode batch 1, exit at layer {exits[0]}|tokens/s"] = max(decode(1, exits[0]) for _ in range(3))
-
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-
-def train_step():
-    logits, _ = model(ids)
-    loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-
-
-train_step()
-t0 = time.perf_counter()
-for _ in range(steps):
-    train_step()
-elapsed = time.perf_counter() - t0
-out[f"train step {B}×{T}|tokens/s"] = steps * B * T / elapsed
-out[f"train step {B}×{T}|ms/step"] = 1000 * elapsed / steps
-print(json.dumps(out))
+if __name__ == "__main__":
+    main()
