@@ -134,8 +134,12 @@ async function oursChild(model: ScalingModel, threads: number): Promise<void> {
   const rng = lcg(1);
 
   const measure = async (metric: string, fn: () => Promise<number>, unit = "tokens/s") => {
+    // Predicted only from what must be resident (weights, the tied head's copy, the KV cache,
+    // gradients and Adam moments); activations are estimate-dependent, so such rows are run and
+    // a real out-of-memory failure is reported instead.
     const estimate = estimateMemory(shapeOf(config), { ...estimates.get(metric), packedWeightCopies: true });
-    if (estimate.totalBytes > WASM_HEAP_LIMIT) return emit({ metric, stopped: `stopped by the wasm 4 GiB heap (needs ~${gib(estimate.totalBytes)})` });
+    const floor = estimate.weightBytes + estimate.tiedHeadCopyBytes + estimate.kvCacheBytes + estimate.optimizerBytes;
+    if (floor > WASM_HEAP_LIMIT) return emit({ metric, stopped: `stopped by the wasm 4 GiB heap (needs ≥ ${gib(floor)})` });
     try {
       emit({ metric, value: await fn(), unit });
     } catch (error) {
