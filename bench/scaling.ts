@@ -325,6 +325,7 @@ async function main(): Promise<void> {
       "compare-torch": { type: "boolean", default: false },
       "row-timeout": { type: "string" },
       quick: { type: "boolean", default: false },
+      "train-batch": { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
       child: { type: "string" },
@@ -337,8 +338,14 @@ async function main(): Promise<void> {
   }
   const wanted = values.models!.split(",").map((s) => s.trim());
   const models = wanted.map((name) => {
-    const found = SCALING_MODELS.find((m) => m.name === name);
+    let found = SCALING_MODELS.find((m) => m.name === name);
     if (!found) throw new Error(`bench:scaling: --models: unknown model "${name}" (use ${SCALING_MODELS.map((m) => m.name).join(", ")})`);
+    if (values["train-batch"] !== undefined) {
+      // A smaller training batch where 8 × 256 does not fit the wasm heap (100m: ~4.4 GiB at 8 × 256).
+      const batch = Number(values["train-batch"]);
+      if (!Number.isInteger(batch) || batch < 1) throw new Error(`bench:scaling: --train-batch must be a positive integer, got "${values["train-batch"]}"`);
+      found = { ...found, plan: { ...found.plan, train: { ...found.plan.train, batch } } };
+    }
     if (!values.quick) return found;
     const plan = found.plan;
     return { ...found, plan: { ...plan, prefill: { ...plan.prefill, steps: 1 }, train: { ...plan.train, steps: 1 }, decode: { ...plan.decode, steps: Math.min(plan.decode.steps, 4), repeats: 1 }, earlyExitTokens: Math.min(plan.earlyExitTokens, 8) } };

@@ -113,8 +113,16 @@ export function registerDemo(program: Command): void {
           `  average compute before RL ${pct(result.before.metrics.averageCompute)}, after RL ${pct(result.after.metrics.averageCompute)}\n` +
           `  report          ${result.reportPath}\n` +
           `  adapters        stage 1 ${result.stage1AdapterDir}, after RL ${result.stage2AdapterDir}\n` +
-          `  try             pnpm eecot generate --adapter ${result.stage2AdapterDir} --prompt "What is 3 + 4?"\n` +
-          `  in a browser    pnpm eecot playground --model ${loaded.model.directory} --adapter ${result.stage2AdapterDir} --serve\n`,
+          `  try             ${eecotCommand()} generate --adapter ${result.stage2AdapterDir} --prompt "What is 3 + 4?"\n` +
+          `  in a browser    ${eecotCommand()} playground --model ${loaded.model.directory} --adapter ${result.stage2AdapterDir} --serve\n`,
       );
     });
+}
+
+/**
+ * How a user runs eecot where this process came from: `pnpm eecot` in a clone (the sources run
+ * through tsx), `npx eecot` from an installed @eecot/cli (its built dist/).
+ */
+export function eecotCommand(moduleUrl: string = import.meta.url): string {
+  return moduleUrl.endsWith(".ts") ? "pnpm eecot" : "npx eecot";
 }
