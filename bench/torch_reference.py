@@ -118,6 +118,24 @@ class Model(torch.nn.Module):
         return rms(x, self.norm) @ self.emb.weight.t(), new
 
 
+def make_train_step(model, ids, optimizer=None):
+    """One step on the next-token loss of ids: forward + backward, and the optimizer's update when
+    one is given (without one, the gradients are cleared before each backward)."""
+
+    def step():
+        logits, _ = model(ids)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
+        if optimizer is None:
+            model.zero_grad(set_to_none=True)
+        else:
+            optimizer.zero_grad()
+        loss.backward()
+        if optimizer is not None:
+            optimizer.step()
+
+    return step
+
+
 def main():
     global model, ids, opt
     model = Model()
@@ -153,16 +171,7 @@ def main():
     decode(1, exits[0])
     out[f"decode batch 1, exit at layer {exits[0]}|tokens/s"] = max(decode(1, exits[0]) for _ in range(3))
 
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-
-    def train_step():
-        logits, _ = model(ids)
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
+    train_step = make_train_step(model, ids, torch.optim.Adam(model.parameters(), lr=1e-3))
 
     train_step()
     t0 = time.perf_counter()

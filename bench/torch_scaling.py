@@ -34,7 +34,6 @@ if len(sys.argv) > 1 and sys.argv[1] == "--info":
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 import torch_reference as ref  # noqa: E402  (reads the same JSON argument: config, threads)
 
@@ -94,15 +93,8 @@ for context in plan["decode"]["contexts"]:
 tb, tt, tsteps = plan["train"]["batch"], plan["train"]["seqLen"], plan["train"]["steps"]
 name = f"train step {tb}×{tt}"
 if name not in skip:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     ids = torch.randint(0, V, (tb, tt))
-
-    def train_step():
-        logits, _ = model(ids)
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    train_step = ref.make_train_step(model, ids, torch.optim.Adam(model.parameters(), lr=1e-3))
 
     train_step()  # warm-up
     best = float("inf")
